@@ -1,0 +1,151 @@
+//! LaunchAgents: one `launchctl list` call, parsed for every configured label.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{CheckResult, CheckStatus, Job, Kind};
+use crate::config::{LaunchAgents, Severity};
+use crate::launchd::launchctl::{self, ListEntry};
+
+/// launchctl answers in milliseconds; this only guards against a wedged one.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+pub fn job(cfg: &LaunchAgents, program: Option<PathBuf>) -> Job {
+    let cfg = cfg.clone();
+    Job {
+        name: "LaunchAgents".into(),
+        kind: Kind::Launchagent,
+        severity: cfg.severity,
+        timeout: TIMEOUT,
+        work: Box::new(move || check(&cfg, program)),
+    }
+}
+
+pub fn check(cfg: &LaunchAgents, program: Option<PathBuf>) -> Vec<CheckResult> {
+    let start = Instant::now();
+    let each = |status, msg: &str| -> Vec<CheckResult> {
+        cfg.labels
+            .iter()
+            .map(|l| {
+                let mut r = CheckResult::new(l, Kind::Launchagent, cfg.severity, status, msg);
+                r.latency_ms = start.elapsed().as_millis() as u64;
+                r
+            })
+            .collect()
+    };
+    let Some(program) = program else {
+        return each(
+            CheckStatus::Skipped,
+            "launchctl not found on this system; LaunchAgent checks skipped",
+        );
+    };
+    let out = match crate::proc::run(&program, &["list"], None, TIMEOUT) {
+        Ok(o) => o,
+        Err(crate::proc::SpawnError::NotFound) => {
+            return each(
+                CheckStatus::Skipped,
+                "launchctl not found on this system; LaunchAgent checks skipped",
+            );
+        }
+        Err(e) => {
+            return each(
+                CheckStatus::Fail,
+                &format!("could not run {}: {e}", program.display()),
+            );
+        }
+    };
+    if !out.success() {
+        let why = if out.timed_out {
+            format!(
+                "`launchctl list` did not answer within {} s",
+                TIMEOUT.as_secs()
+            )
+        } else {
+            format!(
+                "`launchctl list` failed: {}",
+                crate::proc::tail(&out.stderr, 2, 200)
+            )
+        };
+        return each(CheckStatus::Fail, &why);
+    }
+    let loaded: HashMap<String, ListEntry> = launchctl::parse_list(&out.stdout)
+        .into_iter()
+        .map(|e| (e.label.clone(), e))
+        .collect();
+    let latency = start.elapsed().as_millis() as u64;
+    cfg.labels
+        .iter()
+        .map(|label| {
+            let mut r = judge(label, loaded.get(label), cfg.severity);
+            r.latency_ms = latency;
+            r
+        })
+        .collect()
+}
+
+/// One label's verdict: absent fails at the configured severity; a non-zero
+/// last exit is a warning (the job is loaded and will run again).
+pub fn judge(label: &str, entry: Option<&ListEntry>, severity: Severity) -> CheckResult {
+    let (status, msg) = match entry {
+        None => (CheckStatus::Fail, "not loaded".to_string()),
+        Some(e) => match (e.pid, e.status) {
+            (_, Some(s)) if s != 0 => (
+                CheckStatus::Warn,
+                format!(
+                    "loaded{}, last run {}",
+                    e.pid
+                        .map(|p| format!(", running (PID {p})"))
+                        .unwrap_or_default(),
+                    launchctl::describe_exit(s)
+                ),
+            ),
+            (Some(pid), _) => (CheckStatus::Ok, format!("loaded, running (PID {pid})")),
+            (None, _) => (CheckStatus::Ok, "loaded".to_string()),
+        },
+    };
+    CheckResult::new(label, Kind::Launchagent, severity, status, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_judged_from_the_list() {
+        let e = |pid, status| ListEntry {
+            label: "x".into(),
+            pid,
+            status,
+        };
+        assert_eq!(
+            judge("x", None, Severity::Critical).status,
+            CheckStatus::Fail
+        );
+        assert_eq!(
+            judge("x", Some(&e(None, Some(0))), Severity::Critical).status,
+            CheckStatus::Ok
+        );
+        let w = judge("x", Some(&e(None, Some(78))), Severity::Critical);
+        assert_eq!(w.status, CheckStatus::Warn);
+        assert!(w.message.contains("EX_CONFIG"), "{}", w.message);
+        let k = judge("x", Some(&e(None, Some(-15))), Severity::Critical);
+        assert!(k.message.contains("SIGTERM"), "{}", k.message);
+        assert!(
+            judge("x", Some(&e(Some(7), Some(0))), Severity::Critical)
+                .message
+                .contains("PID 7")
+        );
+    }
+
+    #[test]
+    fn no_launchctl_means_skipped() {
+        let cfg = LaunchAgents {
+            labels: vec!["a".into(), "b".into()],
+            severity: Severity::Critical,
+        };
+        let r = check(&cfg, None);
+        assert_eq!(r.len(), 2);
+        assert!(r.iter().all(|r| r.status == CheckStatus::Skipped));
+    }
+}

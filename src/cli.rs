@@ -1,0 +1,126 @@
+//! The command line as parsed by clap, kept apart from the checked `Config`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A local operations monitor: health checks, reports and Discord alerts,
+/// run by launchd.
+#[derive(Debug, Parser)]
+#[command(name = "ops-atomic", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Folder that holds g/, templates/ and LaunchAgents/ [default: the current directory]
+    #[arg(long, global = true, env = "OPS_ATOMIC_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Config file [default: <root>/g/config/ops_atomic.toml]
+    #[arg(long, global = true, env = "OPS_ATOMIC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every check once, write a report, update the state, notify Discord
+    Heartbeat(RunArgs),
+    /// Run the phased smoke suite, write the daily report and do housekeeping
+    Daily(RunArgs),
+    /// Install and load the LaunchAgents
+    Enable(EnableArgs),
+    /// Unload and remove the LaunchAgents
+    Disable(DisableArgs),
+    /// Show the agents, the state, the latest reports and logs
+    Status(StatusArgs),
+    /// Print the generated plist of one agent
+    Plist {
+        #[arg(value_enum)]
+        agent: Agent,
+    },
+    /// Validate or print the effective configuration (secrets redacted)
+    Config {
+        #[arg(value_enum)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct RunArgs {
+    /// Print one JSON document on stdout (log lines go to stderr)
+    #[arg(long)]
+    pub json: bool,
+    /// Compute and record everything, but send nothing
+    #[arg(long)]
+    pub no_notify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentsDirArg {
+    /// Folder of the installed LaunchAgents [default: $HOME/Library/LaunchAgents]
+    #[arg(long, env = "OPS_ATOMIC_AGENTS_DIR", value_name = "DIR")]
+    pub agents_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnableArgs {
+    #[arg(value_enum, default_value = "all")]
+    pub which: Which,
+    #[command(flatten)]
+    pub agents: AgentsDirArg,
+    /// Show the plist and the launchctl calls without making them
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DisableArgs {
+    #[arg(value_enum, default_value = "all")]
+    pub which: Which,
+    #[command(flatten)]
+    pub agents: AgentsDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub agents: AgentsDirArg,
+}
+
+/// One of the two LaunchAgents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Agent {
+    /// The heartbeat agent (every interval_s seconds)
+    Monitor,
+    /// The daily agent (daily.hour:daily.minute)
+    Daily,
+}
+
+/// Which agents a command acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Which {
+    Monitor,
+    Daily,
+    All,
+}
+
+impl Which {
+    pub fn agents(self) -> Vec<Agent> {
+        match self {
+            Which::Monitor => vec![Agent::Monitor],
+            Which::Daily => vec![Agent::Daily],
+            Which::All => vec![Agent::Monitor, Agent::Daily],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigAction {
+    /// Validate the configuration and say which file was read
+    Check,
+    /// Print the effective configuration as TOML, secrets redacted
+    Show,
+}

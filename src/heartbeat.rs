@@ -1,0 +1,413 @@
+//! `ops-atomic heartbeat`: checks → state → notifications → report (SPEC §4).
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::alert::{self, Event, discord};
+use crate::app::Ctx;
+use crate::checks::{self, CheckResult, CheckStatus, Kind};
+use crate::cli::RunArgs;
+use crate::config::Severity;
+use crate::exit::{Result, Status};
+use crate::fail;
+use crate::history;
+use crate::log;
+use crate::report;
+use crate::state::{self, NotificationKind, State};
+
+pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
+    let started = Instant::now();
+    let cfg = &ctx.config;
+    log::info("=== OPS-Atomic Monitor Starting ===");
+    if let Some(path) = ctx.loaded.named_file() {
+        log::info(&format!("Config: {}", path.display()));
+    }
+
+    let jobs = checks::jobs(cfg, crate::launchd::launchctl::program());
+    let results = checks::run_all(jobs, Duration::from_millis(cfg.monitor.deadline_ms));
+    for r in &results {
+        log_result(r);
+    }
+    let status = checks::overall(&results);
+
+    // Step 5: state, notifications and history, under the lock.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
+    let reserved = report::reserve(&ctx.paths.reports_dir(), "heartbeat", now);
+    let report_name = reserved.file_name();
+    let lock = state::lock(&ctx.paths, lock_wait(), "heartbeat")?;
+    let (mut st, note) = state::load(&ctx.paths, &lock)?;
+    if let Some((aside, why)) = &note.moved_aside {
+        log::error(&format!(
+            "State file was corrupt ({why}); moved it to {} and started a fresh state",
+            aside.display()
+        ));
+    }
+    let event = alert::record(&mut st, status, now, (&cfg.monitor).into());
+    let mut events = Vec::new();
+    if let Some(ev) = event {
+        events.push(event_name(ev).to_string());
+        if cfg.notifications_enabled() {
+            let msg = message(ctx, ev, &st, &results, &report_name)?;
+            log::info(&format!(
+                "{} decided ({})",
+                capitalised(event_name(ev)),
+                msg.title
+            ));
+            st.pending_notifications
+                .push(discord::notification(&msg, &cfg.discord.username));
+        } else {
+            log::warn(&format!(
+                "{} not sent: Discord notifications are off (set discord.webhook_url or DISCORD_OPS_WEBHOOK)",
+                capitalised(event_name(ev))
+            ));
+        }
+    }
+    let mut failures: Vec<String> = Vec::new();
+    let line = history::Line {
+        ts: now,
+        status: status.as_str().into(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        checks: results
+            .iter()
+            .map(|r| history::CheckLine {
+                name: r.name.clone(),
+                kind: r.kind,
+                status: r.status,
+                latency_ms: r.latency_ms,
+                message: r.message.clone(),
+            })
+            .collect(),
+        events,
+    };
+    if let Err(e) = history::append(&ctx.paths, &line) {
+        log::error(&e.0);
+        failures.push(e.0);
+    }
+    let sent = deliver(ctx, &lock, &mut st, args.no_notify)?;
+    state::save(&ctx.paths, &lock, &st)?;
+    drop(lock);
+
+    // Step 6: the report. Its failure exits 3, but the state above stands.
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let text = render_report(ctx, &st, status, &results, duration_ms, now)?;
+    let report_path = reserved.path.clone();
+    match report::write(&reserved, &text) {
+        Ok(()) => log::info(&format!("Report generated: {report_name}")),
+        Err(e) => {
+            log::error(&format!(
+                "{e} (make the folder writable; state and notifications were recorded)"
+            ));
+            failures.push(e.0);
+        }
+    }
+    log::info(&format!(
+        "=== Monitor Complete: {} {} ===",
+        status.emoji(),
+        status
+    ));
+
+    if args.json {
+        let doc = json!({
+            "status": status.as_str(),
+            "exit_code": if failures.is_empty() { status.exit_code() } else { crate::exit::TOOL_FAILURE },
+            "timestamp": log::timestamp(now),
+            "duration_ms": duration_ms,
+            "checks": results,
+            "consecutive_failures": st.consecutive_failures,
+            "alert_threshold": cfg.monitor.alert_threshold,
+            "alert_active": st.alert_active,
+            "runs": st.runs,
+            "notifications": {
+                "enabled": cfg.notifications_enabled(),
+                "decided": line.events,
+                "delivered": sent,
+                "pending": st.pending_notifications.len(),
+                "last_error": st.last_delivery_error,
+            },
+            "report": report_path,
+            "errors": failures,
+        });
+        println!(
+            "{}",
+            crate::secret::scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default())
+        );
+    }
+    if !failures.is_empty() {
+        return Err(fail!("{}", failures.join("; ")));
+    }
+    Ok(status.exit_code())
+}
+
+/// The lock wait: 30 s, or `OPS_ATOMIC_LOCK_WAIT_MS` (for tests and impatient people).
+pub fn lock_wait() -> Duration {
+    std::env::var("OPS_ATOMIC_LOCK_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(state::LOCK_WAIT, Duration::from_millis)
+}
+
+/// Sends what is pending (oldest first), saving the queue before the
+/// network is touched so that a crash mid-delivery loses nothing.
+pub fn deliver(
+    ctx: &Ctx,
+    lock: &state::Lock,
+    st: &mut State,
+    no_notify: bool,
+) -> Result<Vec<NotificationKind>> {
+    let cfg = &ctx.config;
+    if st.pending_notifications.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = st.pending_notifications.len();
+    if no_notify {
+        log::info(&format!(
+            "{n} notification(s) pending; not sent (--no-notify)"
+        ));
+        return Ok(Vec::new());
+    }
+    if !cfg.notifications_enabled() {
+        log::warn(&format!(
+            "{n} notification(s) pending but no webhook is configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK"
+        ));
+        return Ok(Vec::new());
+    }
+    state::save(&ctx.paths, lock, st)?;
+    let summary = discord::deliver_pending(
+        st,
+        &cfg.discord.webhook_url,
+        Duration::from_millis(cfg.discord.timeout_ms),
+    );
+    for kind in &summary.delivered {
+        log::info(&format!("Discord {} delivered", kind.as_str()));
+    }
+    if let Some(e) = &summary.error {
+        let left = st.pending_notifications.len();
+        let msg =
+            format!("Discord delivery failed: {e}; {left} notification(s) kept for the next run");
+        match e {
+            discord::SendError::Temporary(_) => log::warn(&msg),
+            _ => log::error(&msg),
+        }
+    }
+    Ok(summary.delivered)
+}
+
+fn log_result(r: &CheckResult) {
+    let text = format!(
+        "{} {}: {} ({} ms)",
+        r.status.emoji(),
+        r.name,
+        r.message,
+        r.latency_ms
+    );
+    match (r.status, r.severity) {
+        (CheckStatus::Ok | CheckStatus::Skipped, _) => log::info(&text),
+        (CheckStatus::Warn, _) | (CheckStatus::Fail, Severity::Warning) => log::warn(&text),
+        (CheckStatus::Fail, Severity::Critical) => log::error(&text),
+    }
+}
+
+fn event_name(e: Event) -> &'static str {
+    match e {
+        Event::Alert => "alert",
+        Event::Reminder => "reminder",
+        Event::Recovery { .. } => "recovery",
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    emoji: &'static str,
+    name: &'a str,
+    message: &'a str,
+    latency_ms: u64,
+    status: &'static str,
+}
+
+fn lines<'a>(results: impl Iterator<Item = &'a CheckResult>) -> Vec<Line<'a>> {
+    results
+        .map(|r| Line {
+            emoji: r.status.emoji(),
+            name: &r.name,
+            message: &r.message,
+            latency_ms: r.latency_ms,
+            status: r.status.as_str(),
+        })
+        .collect()
+}
+
+/// The Discord message for an event, from its template.
+fn message(
+    ctx: &Ctx,
+    ev: Event,
+    st: &State,
+    results: &[CheckResult],
+    report_name: &str,
+) -> Result<discord::Message> {
+    let cfg = &ctx.config;
+    let since = st.first_failure_at.map(log::timestamp).unwrap_or_default();
+    let mut c = tera::Context::new();
+    c.insert("failures", &st.consecutive_failures);
+    c.insert("threshold", &cfg.monitor.alert_threshold);
+    c.insert("incident_since", &since);
+    c.insert("report_name", report_name);
+    c.insert(
+        "failing",
+        &lines(results.iter().filter(|r| r.impact() == Status::Critical)),
+    );
+    c.insert(
+        "warnings",
+        &lines(results.iter().filter(|r| r.impact() == Status::Warnings)),
+    );
+    let (kind, template, title, color) = match ev {
+        Event::Alert | Event::Reminder => {
+            let n = results
+                .iter()
+                .filter(|r| r.impact() == Status::Critical)
+                .count();
+            let reminder = ev == Event::Reminder;
+            c.insert("reminder", &reminder);
+            let kind = if reminder {
+                NotificationKind::Reminder
+            } else {
+                NotificationKind::Alert
+            };
+            (
+                kind,
+                "discord_alert.md",
+                format!(
+                    "❌ CRITICAL: {n} check{} failing",
+                    if n == 1 { "" } else { "s" }
+                ),
+                discord::RED,
+            )
+        }
+        Event::Recovery { lasted } => {
+            let lasted = alert::human_duration(lasted);
+            c.insert("lasted", &lasted);
+            c.insert("reminder", &false);
+            (
+                NotificationKind::Recovery,
+                "discord_recovery.md",
+                format!("✅ RECOVERED after {lasted}"),
+                discord::GREEN,
+            )
+        }
+    };
+    let (description, problem) = report::render(&ctx.paths.templates_dir(), template, &c)?;
+    if let Some(p) = problem {
+        log::error(&p);
+    }
+    let content = match kind {
+        NotificationKind::Recovery => format!("✅ OPS-Atomic: recovered ({title})"),
+        _ => format!("❌ OPS-Atomic: {title}"),
+    };
+    Ok(discord::Message {
+        kind,
+        content,
+        title,
+        description,
+        color,
+        footer: format!("ops-atomic heartbeat · {report_name}"),
+        timestamp: Utc::now(),
+    })
+}
+
+#[derive(Serialize)]
+struct Section<'a> {
+    title: &'static str,
+    checks: Vec<Line<'a>>,
+}
+
+fn render_report(
+    ctx: &Ctx,
+    st: &State,
+    status: Status,
+    results: &[CheckResult],
+    duration_ms: u64,
+    now: chrono::DateTime<Utc>,
+) -> Result<String> {
+    let cfg = &ctx.config;
+    let mut c = tera::Context::new();
+    c.insert("timestamp", &log::timestamp(now));
+    c.insert("status", status.as_str());
+    c.insert("emoji", status.emoji());
+    c.insert("duration_ms", &duration_ms);
+    c.insert("failures", &st.consecutive_failures);
+    c.insert("threshold", &cfg.monitor.alert_threshold);
+    c.insert("alert_active", &st.alert_active);
+    c.insert(
+        "incident_since",
+        &st.first_failure_at.map(log::timestamp).unwrap_or_default(),
+    );
+    let notifications = if cfg.notifications_enabled() {
+        format!(
+            "Discord webhook {}",
+            crate::secret::redact_url(&cfg.discord.webhook_url)
+        )
+    } else {
+        "off (no webhook configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK)".to_string()
+    };
+    c.insert("notifications", &notifications);
+    c.insert("pending", &st.pending_notifications.len());
+    let kinds: Vec<&str> = st
+        .pending_notifications
+        .iter()
+        .map(|n| n.kind.as_str())
+        .collect();
+    c.insert("pending_kinds", &kinds.join(", "));
+    c.insert(
+        "delivery_error",
+        &st.last_delivery_error.clone().unwrap_or_default(),
+    );
+    let mut sections = Vec::new();
+    for kind in [Kind::Redis, Kind::Database, Kind::Api, Kind::Launchagent] {
+        let checks = lines(results.iter().filter(|r| r.kind == kind));
+        if !checks.is_empty() {
+            sections.push(Section {
+                title: kind.section(),
+                checks,
+            });
+        }
+    }
+    c.insert("sections", &sections);
+    c.insert("summary", &summary(status, results));
+    let (text, problem) = report::render(&ctx.paths.templates_dir(), "heartbeat.md", &c)?;
+    if let Some(p) = problem {
+        log::error(&p);
+    }
+    Ok(text)
+}
+
+fn summary(status: Status, results: &[CheckResult]) -> String {
+    let count = |s: Status| results.iter().filter(|r| r.impact() == s).count();
+    let total = results
+        .iter()
+        .filter(|r| r.status != CheckStatus::Skipped)
+        .count();
+    match status {
+        Status::Healthy if total == 0 => {
+            "🟢 **NOTHING TO CHECK** - every check is disabled or skipped".to_string()
+        }
+        Status::Healthy => format!("🟢 **ALL SYSTEMS HEALTHY** - {total} of {total} checks passed"),
+        Status::Warnings => format!(
+            "🟡 **WARNINGS** - {} of {total} checks need attention",
+            count(Status::Warnings)
+        ),
+        Status::Critical => format!(
+            "🔴 **CRITICAL ISSUES DETECTED** - {} critical, {} warning(s) of {total} checks; immediate attention required",
+            count(Status::Critical),
+            count(Status::Warnings)
+        ),
+    }
+}

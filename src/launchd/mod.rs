@@ -1,0 +1,6 @@
+//! The two LaunchAgents: plist generation, launchctl calls, and the
+//! enable / disable / status commands.
+
+pub mod agents;
+pub mod launchctl;
+pub mod plist;

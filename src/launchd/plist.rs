@@ -1,0 +1,1 @@
+//! Plist generation (see agents.rs).

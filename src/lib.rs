@@ -1,0 +1,21 @@
+//! ops-atomic: a local operations monitor that launchd runs as one-shot jobs.
+//!
+//! `main.rs` parses the command line and calls [`app::run`]; everything else
+//! lives in the modules below.
+
+pub mod alert;
+pub mod app;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod daily;
+pub mod exit;
+pub mod heartbeat;
+pub mod history;
+pub mod launchd;
+pub mod log;
+pub mod paths;
+pub mod proc;
+pub mod report;
+pub mod secret;
+pub mod state;

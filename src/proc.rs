@@ -1,0 +1,187 @@
+//! Running child programs (launchctl, plutil, smoke commands) with a timeout.
+//!
+//! The child is killed when the timeout passes, so a hung program can never
+//! hold a one-shot run open. Output is read on helper threads so a chatty
+//! child cannot block on a full pipe.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What happened to a child program.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Exit code; `None` when killed by a signal or by the timeout.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+    pub duration: Duration,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out
+    }
+}
+
+/// Why a program could not be run at all.
+#[derive(Debug)]
+pub enum SpawnError {
+    NotFound,
+    Other(std::io::Error),
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnError::NotFound => f.write_str("program not found"),
+            SpawnError::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Runs `program args...` in `cwd` (if given), kills it after `timeout`.
+pub fn run(
+    program: &Path,
+    args: &[&str],
+    cwd: Option<&Path>,
+    timeout: Duration,
+) -> Result<Outcome, SpawnError> {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => SpawnError::NotFound,
+        _ => SpawnError::Other(e),
+    })?;
+    let out = child.stdout.take().map(reader);
+    let err = child.stderr.take().map(reader);
+    let mut timed_out = false;
+    let mut pause = Duration::from_micros(200);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() >= timeout => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().ok();
+            }
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(SpawnError::Other(e)),
+        }
+    };
+    // A grandchild holding the pipe open must not block us past the timeout.
+    let grace = Duration::from_millis(200);
+    let stdout = out
+        .map(|h| h.recv_timeout(grace).unwrap_or_default())
+        .unwrap_or_default();
+    let stderr = err
+        .map(|h| h.recv_timeout(grace).unwrap_or_default())
+        .unwrap_or_default();
+    Ok(Outcome {
+        code: if timed_out {
+            None
+        } else {
+            status.and_then(|s| s.code())
+        },
+        stdout,
+        stderr,
+        timed_out,
+        duration: start.elapsed(),
+    })
+}
+
+fn reader<R: Read + Send + 'static>(mut r: R) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+    });
+    rx
+}
+
+/// The last `max_lines` lines of `text`, at most `max_chars` characters.
+pub fn tail(text: &str, max_lines: usize, max_chars: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let start = lines.len().saturating_sub(max_lines);
+    let joined = lines[start..].join("\n");
+    let count = joined.chars().count();
+    if count <= max_chars {
+        joined
+    } else {
+        joined.chars().skip(count - max_chars).collect()
+    }
+}
+
+/// Finds a program on PATH.
+pub fn which(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hung_child_is_killed_at_the_timeout() {
+        let o = run(Path::new("sleep"), &["5"], None, Duration::from_millis(100)).unwrap();
+        assert!(o.timed_out);
+        assert_eq!(o.code, None);
+        assert!(o.duration < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn exit_code_and_output_are_captured() {
+        let o = run(
+            Path::new("sh"),
+            &["-c", "echo out; echo err >&2; exit 7"],
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(o.code, Some(7));
+        assert_eq!(o.stdout.trim(), "out");
+        assert_eq!(o.stderr.trim(), "err");
+    }
+
+    #[test]
+    fn a_missing_program_is_not_found() {
+        assert!(matches!(
+            run(
+                Path::new("/nonexistent/prog"),
+                &[],
+                None,
+                Duration::from_secs(1)
+            ),
+            Err(SpawnError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn tail_keeps_the_end() {
+        assert_eq!(tail("a\nb\nc\n", 2, 100), "b\nc");
+        assert_eq!(tail("abcdef", 5, 3), "def");
+    }
+}

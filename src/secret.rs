@@ -1,0 +1,131 @@
+//! Keeping secrets out of everything ops-atomic prints or writes.
+//!
+//! Two layers: URLs are shown redacted (`redact_url`), and every log line,
+//! report and message also goes through [`scrub`], which replaces any known
+//! secret value (passwords in URLs, the webhook token, expanded header values)
+//! wherever a library may have echoed it back in an error text.
+
+use std::sync::OnceLock;
+
+static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Registers the secrets of the loaded configuration. Later calls are ignored.
+pub fn register(mut secrets: Vec<String>) {
+    // Short values would blank out ordinary words; a 3-character password is
+    // still hidden by `redact_url` where it appears inside its URL.
+    secrets.retain(|s| s.len() >= 4);
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    let _ = SECRETS.set(secrets);
+}
+
+/// Replaces every registered secret in `text` with `***`.
+pub fn scrub(text: &str) -> String {
+    let Some(secrets) = SECRETS.get() else {
+        return text.to_string();
+    };
+    let mut out = text.to_string();
+    for s in secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// The secret parts of a URL: its password, and a webhook token.
+pub fn url_secrets(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(u) = url::Url::parse(raw) else {
+        return out;
+    };
+    if let Some(p) = u.password() {
+        out.push(p.to_string());
+        if let Ok(decoded) = percent_decode(p) {
+            out.push(decoded);
+        }
+    }
+    if let Some(t) = webhook_token(&u) {
+        out.push(t);
+    }
+    out
+}
+
+fn webhook_token(u: &url::Url) -> Option<String> {
+    let segs: Vec<&str> = u.path_segments()?.collect();
+    let i = segs.iter().position(|s| *s == "webhooks")?;
+    segs.get(i + 2)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.to_string())
+}
+
+fn percent_decode(s: &str) -> std::result::Result<String, ()> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).map_err(|_| ())?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ())
+}
+
+/// The URL with its password and webhook token replaced by `***`. Text that
+/// is not a URL comes back unchanged.
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut u) = url::Url::parse(raw) else {
+        return raw.to_string();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    if let Some(token) = webhook_token(&u) {
+        let path = u.path().replacen(&format!("/{token}"), "/***", 1);
+        u.set_path(&path);
+    }
+    // `Url` re-encodes '*' in the userinfo; show it plainly.
+    u.to_string().replace("%2A%2A%2A", "***")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_and_tokens_are_redacted() {
+        assert_eq!(
+            redact_url("redis://:hunter2@127.0.0.1:6379"),
+            "redis://:***@127.0.0.1:6379"
+        );
+        assert_eq!(
+            redact_url("postgresql://app:s3cret@db.local:5432/app"),
+            "postgresql://app:***@db.local:5432/app"
+        );
+        assert_eq!(
+            redact_url("https://discord.com/api/webhooks/123/AbC-token_x?wait=true"),
+            "https://discord.com/api/webhooks/123/***?wait=true"
+        );
+        assert_eq!(
+            redact_url("http://127.0.0.1:4000/api/health"),
+            "http://127.0.0.1:4000/api/health"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn secrets_of_a_url_include_the_decoded_password() {
+        let s = url_secrets("redis://:p%40ss@host:1");
+        assert!(s.contains(&"p%40ss".to_string()));
+        assert!(s.contains(&"p@ss".to_string()));
+        assert_eq!(
+            url_secrets("https://discord.com/api/webhooks/1/tok"),
+            vec!["tok".to_string()]
+        );
+    }
+}
