@@ -16,30 +16,16 @@ pub struct Ctx {
 impl Ctx {
     pub fn load(cli: &Cli) -> Result<Ctx> {
         let paths = Paths::resolve(cli.root.as_deref())?;
-        let named = cli.config.as_ref().map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                absolute(p)
-            }
-        });
-        let loaded = config::load(&paths.default_config(), named.as_deref(), &|n| {
-            std::env::var(n).ok()
-        })?;
+        let named = cli.config.as_ref().map(|p| if p.is_absolute() { p.clone() } else { absolute(p) });
+        let loaded = config::load(&paths.default_config(), named.as_deref(), &|n| std::env::var(n).ok())?;
         crate::secret::register(loaded.config.secrets());
         let config = loaded.config.clone();
-        Ok(Ctx {
-            paths,
-            loaded,
-            config,
-        })
+        Ok(Ctx { paths, loaded, config })
     }
 }
 
 fn absolute(p: &std::path::Path) -> std::path::PathBuf {
-    std::env::current_dir()
-        .map(|d| d.join(p))
-        .unwrap_or_else(|_| p.to_path_buf())
+    std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
 }
 
 pub fn run(cli: Cli) -> Result<u8> {
@@ -73,11 +59,9 @@ fn config_command(ctx: &Ctx, action: ConfigAction) -> Result<u8> {
             Ok(0)
         }
         ConfigAction::Show => {
-            let text = toml::to_string(&ctx.config.redacted())
-                .map_err(|e| fail!("could not print the configuration: {e}"))?;
-            println!(
-                "# effective configuration: {source}{overrides}\n# secrets are shown as ***\n"
-            );
+            let text =
+                toml::to_string(&ctx.config.redacted()).map_err(|e| fail!("could not print the configuration: {e}"))?;
+            println!("# effective configuration: {source}{overrides}\n# secrets are shown as ***\n");
             print!("{}", crate::secret::scrub(&text));
             Ok(0)
         }

@@ -68,12 +68,7 @@ pub struct Monitor {
 
 impl Default for Monitor {
     fn default() -> Self {
-        Monitor {
-            alert_threshold: 3,
-            recovery_threshold: 1,
-            realert_minutes: 0,
-            deadline_ms: 10_000,
-        }
+        Monitor { alert_threshold: 3, recovery_threshold: 1, realert_minutes: 0, deadline_ms: 10_000 }
     }
 }
 
@@ -92,12 +87,7 @@ pub struct Redis {
 
 impl Default for Redis {
     fn default() -> Self {
-        Redis {
-            enabled: true,
-            url: "redis://127.0.0.1:6379".into(),
-            timeout_ms: 3000,
-            severity: Severity::Critical,
-        }
+        Redis { enabled: true, url: "redis://127.0.0.1:6379".into(), timeout_ms: 3000, severity: Severity::Critical }
     }
 }
 
@@ -176,10 +166,7 @@ pub struct LaunchAgents {
 
 impl Default for LaunchAgents {
     fn default() -> Self {
-        LaunchAgents {
-            labels: Vec::new(),
-            severity: Severity::Critical,
-        }
+        LaunchAgents { labels: Vec::new(), severity: Severity::Critical }
     }
 }
 
@@ -196,11 +183,7 @@ pub struct Discord {
 
 impl Default for Discord {
     fn default() -> Self {
-        Discord {
-            webhook_url: String::new(),
-            username: "OPS-Atomic".into(),
-            timeout_ms: 5000,
-        }
+        Discord { webhook_url: String::new(), username: "OPS-Atomic".into(), timeout_ms: 5000 }
     }
 }
 
@@ -247,11 +230,7 @@ pub struct Smoke {
 
 impl Default for Smoke {
     fn default() -> Self {
-        Smoke {
-            name: String::new(),
-            command: Vec::new(),
-            timeout_s: 60,
-        }
+        Smoke { name: String::new(), command: Vec::new(), timeout_s: 60 }
     }
 }
 
@@ -309,23 +288,13 @@ impl Loaded {
 ///
 /// `named` is the file given with `--config` / OPS_ATOMIC_CONFIG; without it
 /// the default path is used and may be missing.
-pub fn load(
-    default_path: &Path,
-    named: Option<&Path>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Loaded> {
+pub fn load(default_path: &Path, named: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded> {
     let (path, is_named) = match named {
         Some(p) => (p.to_path_buf(), true),
         None => (default_path.to_path_buf(), false),
     };
     let (mut config, source) = match std::fs::read_to_string(&path) {
-        Ok(text) => (
-            parse(&text, &path)?,
-            Source::File {
-                path: path.clone(),
-                named: is_named,
-            },
-        ),
+        Ok(text) => (parse(&text, &path)?, Source::File { path: path.clone(), named: is_named }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_named => {
             (Config::default(), Source::Defaults(path.clone()))
         }
@@ -336,11 +305,7 @@ pub fn load(
             ));
         }
         Err(e) => {
-            return Err(fail!(
-                "could not read config file {}: {}",
-                path.display(),
-                crate::exit::io_reason(&e)
-            ));
+            return Err(fail!("could not read config file {}: {}", path.display(), crate::exit::io_reason(&e)));
         }
     };
     let overrides = apply_env(&mut config, env)?;
@@ -350,17 +315,9 @@ pub fn load(
             Source::File { path, .. } => path.display().to_string(),
             Source::Defaults(_) => "the defaults".to_string(),
         };
-        return Err(fail!(
-            "invalid configuration in {}:\n  {}",
-            shown,
-            errors.join("\n  ")
-        ));
+        return Err(fail!("invalid configuration in {}:\n  {}", shown, errors.join("\n  ")));
     }
-    Ok(Loaded {
-        config,
-        source,
-        overrides,
-    })
+    Ok(Loaded { config, source, overrides })
 }
 
 /// Parses TOML text; errors name the file, line, column and key.
@@ -391,17 +348,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The environment variables that override the file, in the order applied.
-pub const ENV_OVERRIDES: [&str; 4] = [
-    "OPS_ALERT_THRESHOLD",
-    "REDIS_URL",
-    "DATABASE_URL",
-    "DISCORD_OPS_WEBHOOK",
-];
+pub const ENV_OVERRIDES: [&str; 4] = ["OPS_ALERT_THRESHOLD", "REDIS_URL", "DATABASE_URL", "DISCORD_OPS_WEBHOOK"];
 
-fn apply_env(
-    config: &mut Config,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<&'static str>> {
+fn apply_env(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<&'static str>> {
     let mut used = Vec::new();
     for name in ENV_OVERRIDES {
         let Some(value) = env(name) else { continue };
@@ -437,10 +386,7 @@ pub fn validate(c: &Config) -> Vec<String> {
     }
 
     if c.monitor.alert_threshold < 1 {
-        errs.push(
-            "monitor.alert_threshold = 0: must be at least 1 (OPS_ALERT_THRESHOLD overrides it)"
-                .into(),
-        );
+        errs.push("monitor.alert_threshold = 0: must be at least 1 (OPS_ALERT_THRESHOLD overrides it)".into());
     }
     if c.monitor.recovery_threshold < 1 {
         errs.push("monitor.recovery_threshold = 0: must be at least 1".into());
@@ -454,23 +400,14 @@ pub fn validate(c: &Config) -> Vec<String> {
 
     if c.redis.enabled {
         if let Err(why) = check_url(&c.redis.url, &["redis", "rediss"]) {
-            errs.push(format!(
-                "redis.url = {:?}: {why}",
-                secret::redact_url(&c.redis.url)
-            ));
+            errs.push(format!("redis.url = {:?}: {why}", secret::redact_url(&c.redis.url)));
         }
     }
     if c.database.enabled {
         if let Err(why) = check_url(&c.database.url, &["postgres", "postgresql"]) {
-            errs.push(format!(
-                "database.url = {:?}: {why}",
-                secret::redact_url(&c.database.url)
-            ));
+            errs.push(format!("database.url = {:?}: {why}", secret::redact_url(&c.database.url)));
         } else if let Err(e) = c.database.url.parse::<postgres::Config>() {
-            errs.push(format!(
-                "database.url = {:?}: {e}",
-                secret::redact_url(&c.database.url)
-            ));
+            errs.push(format!("database.url = {:?}: {e}", secret::redact_url(&c.database.url)));
         }
         if c.database.query.trim().is_empty() {
             errs.push("database.query is empty: give a query such as \"SELECT 1\"".into());
@@ -480,37 +417,21 @@ pub fn validate(c: &Config) -> Vec<String> {
     let mut names = std::collections::HashSet::new();
     for (i, a) in c.api.iter().enumerate() {
         if a.name.trim().is_empty() {
-            errs.push(format!(
-                "api[{i}].name is missing: give each endpoint a name"
-            ));
+            errs.push(format!("api[{i}].name is missing: give each endpoint a name"));
         } else if !names.insert(a.name.as_str()) {
-            errs.push(format!(
-                "api[{i}].name = {:?}: another endpoint has the same name",
-                a.name
-            ));
+            errs.push(format!("api[{i}].name = {:?}: another endpoint has the same name", a.name));
         }
         if let Err(why) = check_url(&a.url, &["http", "https"]) {
-            errs.push(format!(
-                "api[{i}].url = {:?}: {why}",
-                secret::redact_url(&a.url)
-            ));
+            errs.push(format!("api[{i}].url = {:?}: {why}", secret::redact_url(&a.url)));
         }
         if let Some(s) = a.expect_status {
             if !(100..=599).contains(&s) {
-                errs.push(format!(
-                    "api[{i}].expect_status = {s}: must be an HTTP status between 100 and 599"
-                ));
+                errs.push(format!("api[{i}].expect_status = {s}: must be an HTTP status between 100 and 599"));
             }
         }
         for (k, v) in &a.headers {
-            if k.is_empty()
-                || !k
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
-            {
-                errs.push(format!(
-                    "api[{i}].headers key {k:?}: not a valid header name"
-                ));
+            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
+                errs.push(format!("api[{i}].headers key {k:?}: not a valid header name"));
             }
             if let Err(why) = crate::checks::http::check_template(v) {
                 errs.push(format!("api[{i}].headers.{k}: {why}"));
@@ -537,31 +458,20 @@ pub fn validate(c: &Config) -> Vec<String> {
     }
 
     if c.daily.hour > 23 {
-        errs.push(format!(
-            "daily.hour = {}: must be between 0 and 23",
-            c.daily.hour
-        ));
+        errs.push(format!("daily.hour = {}: must be between 0 and 23", c.daily.hour));
     }
     if c.daily.minute > 59 {
-        errs.push(format!(
-            "daily.minute = {}: must be between 0 and 59",
-            c.daily.minute
-        ));
+        errs.push(format!("daily.minute = {}: must be between 0 and 59", c.daily.minute));
     }
     if c.daily.retention_days < 1 {
         errs.push("daily.retention_days = 0: must be at least 1".into());
     }
     if c.daily.max_log_bytes < 1024 {
-        errs.push(format!(
-            "daily.max_log_bytes = {}: must be at least 1024",
-            c.daily.max_log_bytes
-        ));
+        errs.push(format!("daily.max_log_bytes = {}: must be at least 1024", c.daily.max_log_bytes));
     }
     for (i, s) in c.daily.smoke.iter().enumerate() {
         if s.name.trim().is_empty() {
-            errs.push(format!(
-                "daily.smoke[{i}].name is missing: give each smoke command a name"
-            ));
+            errs.push(format!("daily.smoke[{i}].name is missing: give each smoke command a name"));
         }
         if s.command.first().is_none_or(|p| p.is_empty()) {
             errs.push(format!(
@@ -569,24 +479,16 @@ pub fn validate(c: &Config) -> Vec<String> {
             ));
         }
         if !(1..=3600).contains(&s.timeout_s) {
-            errs.push(format!(
-                "daily.smoke[{i}].timeout_s = {}: must be between 1 and 3600",
-                s.timeout_s
-            ));
+            errs.push(format!("daily.smoke[{i}].timeout_s = {}: must be between 1 and 3600", s.timeout_s));
         }
     }
 
     let p = &c.launchd.label_prefix;
     if p.is_empty() || p.chars().any(|ch| ch.is_whitespace() || ch == '/') {
-        errs.push(format!(
-            "launchd.label_prefix = {p:?}: must be non-empty, without whitespace or '/'"
-        ));
+        errs.push(format!("launchd.label_prefix = {p:?}: must be non-empty, without whitespace or '/'"));
     }
     if !(10..=86_400).contains(&c.launchd.interval_s) {
-        errs.push(format!(
-            "launchd.interval_s = {}: must be between 10 and 86400 seconds",
-            c.launchd.interval_s
-        ));
+        errs.push(format!("launchd.interval_s = {}: must be between 10 and 86400 seconds", c.launchd.interval_s));
     }
     if c.launchd.path.trim().is_empty() {
         errs.push("launchd.path is empty: give the PATH the agents run with".into());
@@ -597,11 +499,7 @@ pub fn validate(c: &Config) -> Vec<String> {
 fn check_url(raw: &str, schemes: &[&str]) -> std::result::Result<(), String> {
     let u = url::Url::parse(raw).map_err(|e| format!("not a valid URL ({e})"))?;
     if !schemes.contains(&u.scheme()) {
-        return Err(format!(
-            "scheme {:?} is not one of {}",
-            u.scheme(),
-            schemes.join(", ")
-        ));
+        return Err(format!("scheme {:?} is not one of {}", u.scheme(), schemes.join(", ")));
     }
     if u.host_str().is_none_or(str::is_empty) {
         return Err("the URL has no host".into());
@@ -630,11 +528,7 @@ impl Config {
     /// The secrets this configuration holds, for scrubbing any text we print.
     pub fn secrets(&self) -> Vec<String> {
         let mut s = Vec::new();
-        for u in [
-            &self.redis.url,
-            &self.database.url,
-            &self.discord.webhook_url,
-        ] {
+        for u in [&self.redis.url, &self.database.url, &self.discord.webhook_url] {
             s.extend(secret::url_secrets(u));
         }
         for a in &self.api {

@@ -116,10 +116,7 @@ mod tests {
     fn statuses_combine_to_the_worst() {
         let all = [Status::Warnings, Status::Healthy, Status::Critical];
         assert_eq!(all.iter().copied().max(), Some(Status::Critical));
-        assert_eq!(
-            [Status::Healthy, Status::Warnings].iter().copied().max(),
-            Some(Status::Warnings)
-        );
+        assert_eq!([Status::Healthy, Status::Warnings].iter().copied().max(), Some(Status::Warnings));
     }
 
     #[test]

@@ -51,13 +51,8 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
         events.push(event_name(ev).to_string());
         if cfg.notifications_enabled() {
             let msg = message(ctx, ev, &st, &results, &report_name)?;
-            log::info(&format!(
-                "{} decided ({})",
-                capitalised(event_name(ev)),
-                msg.title
-            ));
-            st.pending_notifications
-                .push(discord::notification(&msg, &cfg.discord.username));
+            log::info(&format!("{} decided ({})", capitalised(event_name(ev)), msg.title));
+            st.pending_notifications.push(discord::notification(&msg, &cfg.discord.username));
         } else {
             log::warn(&format!(
                 "{} not sent: Discord notifications are off (set discord.webhook_url or DISCORD_OPS_WEBHOOK)",
@@ -97,17 +92,11 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
     match report::write(&reserved, &text) {
         Ok(()) => log::info(&format!("Report generated: {report_name}")),
         Err(e) => {
-            log::error(&format!(
-                "{e} (make the folder writable; state and notifications were recorded)"
-            ));
+            log::error(&format!("{e} (make the folder writable; state and notifications were recorded)"));
             failures.push(e.0);
         }
     }
-    log::info(&format!(
-        "=== Monitor Complete: {} {} ===",
-        status.emoji(),
-        status
-    ));
+    log::info(&format!("=== Monitor Complete: {} {} ===", status.emoji(), status));
 
     if args.json {
         let doc = json!({
@@ -130,10 +119,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
             "report": report_path,
             "errors": failures,
         });
-        println!(
-            "{}",
-            crate::secret::scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default())
-        );
+        println!("{}", crate::secret::scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default()));
     }
     if !failures.is_empty() {
         return Err(fail!("{}", failures.join("; ")));
@@ -151,21 +137,14 @@ pub fn lock_wait() -> Duration {
 
 /// Sends what is pending (oldest first), saving the queue before the
 /// network is touched so that a crash mid-delivery loses nothing.
-pub fn deliver(
-    ctx: &Ctx,
-    lock: &state::Lock,
-    st: &mut State,
-    no_notify: bool,
-) -> Result<Vec<NotificationKind>> {
+pub fn deliver(ctx: &Ctx, lock: &state::Lock, st: &mut State, no_notify: bool) -> Result<Vec<NotificationKind>> {
     let cfg = &ctx.config;
     if st.pending_notifications.is_empty() {
         return Ok(Vec::new());
     }
     let n = st.pending_notifications.len();
     if no_notify {
-        log::info(&format!(
-            "{n} notification(s) pending; not sent (--no-notify)"
-        ));
+        log::info(&format!("{n} notification(s) pending; not sent (--no-notify)"));
         return Ok(Vec::new());
     }
     if !cfg.notifications_enabled() {
@@ -175,18 +154,13 @@ pub fn deliver(
         return Ok(Vec::new());
     }
     state::save(&ctx.paths, lock, st)?;
-    let summary = discord::deliver_pending(
-        st,
-        &cfg.discord.webhook_url,
-        Duration::from_millis(cfg.discord.timeout_ms),
-    );
+    let summary = discord::deliver_pending(st, &cfg.discord.webhook_url, Duration::from_millis(cfg.discord.timeout_ms));
     for kind in &summary.delivered {
         log::info(&format!("Discord {} delivered", kind.as_str()));
     }
     if let Some(e) = &summary.error {
         let left = st.pending_notifications.len();
-        let msg =
-            format!("Discord delivery failed: {e}; {left} notification(s) kept for the next run");
+        let msg = format!("Discord delivery failed: {e}; {left} notification(s) kept for the next run");
         match e {
             discord::SendError::Temporary(_) => log::warn(&msg),
             _ => log::error(&msg),
@@ -196,13 +170,7 @@ pub fn deliver(
 }
 
 fn log_result(r: &CheckResult) {
-    let text = format!(
-        "{} {}: {} ({} ms)",
-        r.status.emoji(),
-        r.name,
-        r.message,
-        r.latency_ms
-    );
+    let text = format!("{} {}: {} ({} ms)", r.status.emoji(), r.name, r.message, r.latency_ms);
     match (r.status, r.severity) {
         (CheckStatus::Ok | CheckStatus::Skipped, _) => log::info(&text),
         (CheckStatus::Warn, _) | (CheckStatus::Fail, Severity::Warning) => log::warn(&text),
@@ -220,9 +188,7 @@ fn event_name(e: Event) -> &'static str {
 
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }
 
 #[derive(Serialize)]
@@ -247,13 +213,7 @@ fn lines<'a>(results: impl Iterator<Item = &'a CheckResult>) -> Vec<Line<'a>> {
 }
 
 /// The Discord message for an event, from its template.
-fn message(
-    ctx: &Ctx,
-    ev: Event,
-    st: &State,
-    results: &[CheckResult],
-    report_name: &str,
-) -> Result<discord::Message> {
+fn message(ctx: &Ctx, ev: Event, st: &State, results: &[CheckResult], report_name: &str) -> Result<discord::Message> {
     let cfg = &ctx.config;
     let since = st.first_failure_at.map(log::timestamp).unwrap_or_default();
     let mut c = tera::Context::new();
@@ -261,34 +221,18 @@ fn message(
     c.insert("threshold", &cfg.monitor.alert_threshold);
     c.insert("incident_since", &since);
     c.insert("report_name", report_name);
-    c.insert(
-        "failing",
-        &lines(results.iter().filter(|r| r.impact() == Status::Critical)),
-    );
-    c.insert(
-        "warnings",
-        &lines(results.iter().filter(|r| r.impact() == Status::Warnings)),
-    );
+    c.insert("failing", &lines(results.iter().filter(|r| r.impact() == Status::Critical)));
+    c.insert("warnings", &lines(results.iter().filter(|r| r.impact() == Status::Warnings)));
     let (kind, template, title, color) = match ev {
         Event::Alert | Event::Reminder => {
-            let n = results
-                .iter()
-                .filter(|r| r.impact() == Status::Critical)
-                .count();
+            let n = results.iter().filter(|r| r.impact() == Status::Critical).count();
             let reminder = ev == Event::Reminder;
             c.insert("reminder", &reminder);
-            let kind = if reminder {
-                NotificationKind::Reminder
-            } else {
-                NotificationKind::Alert
-            };
+            let kind = if reminder { NotificationKind::Reminder } else { NotificationKind::Alert };
             (
                 kind,
                 "discord_alert.md",
-                format!(
-                    "❌ CRITICAL: {n} check{} failing",
-                    if n == 1 { "" } else { "s" }
-                ),
+                format!("❌ CRITICAL: {n} check{} failing", if n == 1 { "" } else { "s" }),
                 discord::RED,
             )
         }
@@ -296,12 +240,7 @@ fn message(
             let lasted = alert::human_duration(lasted);
             c.insert("lasted", &lasted);
             c.insert("reminder", &false);
-            (
-                NotificationKind::Recovery,
-                "discord_recovery.md",
-                format!("✅ RECOVERED after {lasted}"),
-                discord::GREEN,
-            )
+            (NotificationKind::Recovery, "discord_recovery.md", format!("✅ RECOVERED after {lasted}"), discord::GREEN)
         }
     };
     let (description, problem) = report::render(&ctx.paths.templates_dir(), template, &c)?;
@@ -346,38 +285,22 @@ fn render_report(
     c.insert("failures", &st.consecutive_failures);
     c.insert("threshold", &cfg.monitor.alert_threshold);
     c.insert("alert_active", &st.alert_active);
-    c.insert(
-        "incident_since",
-        &st.first_failure_at.map(log::timestamp).unwrap_or_default(),
-    );
+    c.insert("incident_since", &st.first_failure_at.map(log::timestamp).unwrap_or_default());
     let notifications = if cfg.notifications_enabled() {
-        format!(
-            "Discord webhook {}",
-            crate::secret::redact_url(&cfg.discord.webhook_url)
-        )
+        format!("Discord webhook {}", crate::secret::redact_url(&cfg.discord.webhook_url))
     } else {
         "off (no webhook configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK)".to_string()
     };
     c.insert("notifications", &notifications);
     c.insert("pending", &st.pending_notifications.len());
-    let kinds: Vec<&str> = st
-        .pending_notifications
-        .iter()
-        .map(|n| n.kind.as_str())
-        .collect();
+    let kinds: Vec<&str> = st.pending_notifications.iter().map(|n| n.kind.as_str()).collect();
     c.insert("pending_kinds", &kinds.join(", "));
-    c.insert(
-        "delivery_error",
-        &st.last_delivery_error.clone().unwrap_or_default(),
-    );
+    c.insert("delivery_error", &st.last_delivery_error.clone().unwrap_or_default());
     let mut sections = Vec::new();
     for kind in [Kind::Redis, Kind::Database, Kind::Api, Kind::Launchagent] {
         let checks = lines(results.iter().filter(|r| r.kind == kind));
         if !checks.is_empty() {
-            sections.push(Section {
-                title: kind.section(),
-                checks,
-            });
+            sections.push(Section { title: kind.section(), checks });
         }
     }
     c.insert("sections", &sections);
@@ -391,19 +314,11 @@ fn render_report(
 
 fn summary(status: Status, results: &[CheckResult]) -> String {
     let count = |s: Status| results.iter().filter(|r| r.impact() == s).count();
-    let total = results
-        .iter()
-        .filter(|r| r.status != CheckStatus::Skipped)
-        .count();
+    let total = results.iter().filter(|r| r.status != CheckStatus::Skipped).count();
     match status {
-        Status::Healthy if total == 0 => {
-            "🟢 **NOTHING TO CHECK** - every check is disabled or skipped".to_string()
-        }
+        Status::Healthy if total == 0 => "🟢 **NOTHING TO CHECK** - every check is disabled or skipped".to_string(),
         Status::Healthy => format!("🟢 **ALL SYSTEMS HEALTHY** - {total} of {total} checks passed"),
-        Status::Warnings => format!(
-            "🟡 **WARNINGS** - {} of {total} checks need attention",
-            count(Status::Warnings)
-        ),
+        Status::Warnings => format!("🟡 **WARNINGS** - {} of {total} checks need attention", count(Status::Warnings)),
         Status::Critical => format!(
             "🔴 **CRITICAL ISSUES DETECTED** - {} critical, {} warning(s) of {total} checks; immediate attention required",
             count(Status::Critical),

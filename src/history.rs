@@ -35,28 +35,16 @@ pub struct CheckLine {
 /// Appends one line (call with the state lock held, so lines never interleave).
 pub fn append(paths: &Paths, line: &Line) -> Result<()> {
     let path = paths.history_file();
-    let mut text =
-        serde_json::to_string(line).map_err(|e| fail!("could not encode the history line: {e}"))?;
+    let mut text = serde_json::to_string(line).map_err(|e| fail!("could not encode the history line: {e}"))?;
     text.push('\n');
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(|e| {
-            fail!(
-                "could not open the history {}: {}",
-                path.display(),
-                crate::exit::io_reason(&e)
-            )
-        })?;
+        .map_err(|e| fail!("could not open the history {}: {}", path.display(), crate::exit::io_reason(&e)))?;
     // One write call: a crash leaves a whole line or none.
-    f.write_all(text.as_bytes()).map_err(|e| {
-        fail!(
-            "could not append to the history {}: {}",
-            path.display(),
-            crate::exit::io_reason(&e)
-        )
-    })
+    f.write_all(text.as_bytes())
+        .map_err(|e| fail!("could not append to the history {}: {}", path.display(), crate::exit::io_reason(&e)))
 }
 
 /// Every line that parses, oldest first, and the count of lines that did not.

@@ -42,12 +42,7 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 pub fn line(level: Level, msg: &str) -> String {
-    format!(
-        "[{}] [{}] {}",
-        timestamp(chrono::Utc::now()),
-        level.as_str(),
-        crate::secret::scrub(msg)
-    )
+    format!("[{}] [{}] {}", timestamp(chrono::Utc::now()), level.as_str(), crate::secret::scrub(msg))
 }
 
 pub fn write(level: Level, msg: &str) {

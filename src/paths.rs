@@ -29,10 +29,7 @@ impl Paths {
             )
         })?;
         if !root.is_dir() {
-            return Err(fail!(
-                "root {} is not a folder: pass --root DIR",
-                root.display()
-            ));
+            return Err(fail!("root {} is not a folder: pass --root DIR", root.display()));
         }
         Ok(Paths { root })
     }
@@ -66,11 +63,7 @@ impl Paths {
     }
     /// launchd's stdout/stderr files of an agent: `(log, err)`.
     pub fn agent_logs(&self, daily: bool) -> (PathBuf, PathBuf) {
-        let stem = if daily {
-            "ops_atomic_daily"
-        } else {
-            "ops_monitor"
-        };
+        let stem = if daily { "ops_atomic_daily" } else { "ops_monitor" };
         let d = self.logs_dir();
         (d.join(format!("{stem}.log")), d.join(format!("{stem}.err")))
     }
@@ -78,13 +71,8 @@ impl Paths {
 
 /// Creates a folder (and its parents), with an error that names it.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        fail!(
-            "could not create folder {}: {}",
-            dir.display(),
-            crate::exit::io_reason(&e)
-        )
-    })
+    std::fs::create_dir_all(dir)
+        .map_err(|e| fail!("could not create folder {}: {}", dir.display(), crate::exit::io_reason(&e)))
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder,
@@ -93,10 +81,7 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -106,10 +91,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        fail!(
-            "could not write {}: {}",
-            path.display(),
-            crate::exit::io_reason(&e)
-        )
+        fail!("could not write {}: {}", path.display(), crate::exit::io_reason(&e))
     })
 }

@@ -43,17 +43,9 @@ impl std::fmt::Display for SpawnError {
 }
 
 /// Runs `program args...` in `cwd` (if given), kills it after `timeout`.
-pub fn run(
-    program: &Path,
-    args: &[&str],
-    cwd: Option<&Path>,
-    timeout: Duration,
-) -> Result<Outcome, SpawnError> {
+pub fn run(program: &Path, args: &[&str], cwd: Option<&Path>, timeout: Duration) -> Result<Outcome, SpawnError> {
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
@@ -83,18 +75,10 @@ pub fn run(
     };
     // A grandchild holding the pipe open must not block us past the timeout.
     let grace = Duration::from_millis(200);
-    let stdout = out
-        .map(|h| h.recv_timeout(grace).unwrap_or_default())
-        .unwrap_or_default();
-    let stderr = err
-        .map(|h| h.recv_timeout(grace).unwrap_or_default())
-        .unwrap_or_default();
+    let stdout = out.map(|h| h.recv_timeout(grace).unwrap_or_default()).unwrap_or_default();
+    let stderr = err.map(|h| h.recv_timeout(grace).unwrap_or_default()).unwrap_or_default();
     Ok(Outcome {
-        code: if timed_out {
-            None
-        } else {
-            status.and_then(|s| s.code())
-        },
+        code: if timed_out { None } else { status.and_then(|s| s.code()) },
         stdout,
         stderr,
         timed_out,
@@ -118,26 +102,18 @@ pub fn tail(text: &str, max_lines: usize, max_chars: usize) -> String {
     let start = lines.len().saturating_sub(max_lines);
     let joined = lines[start..].join("\n");
     let count = joined.chars().count();
-    if count <= max_chars {
-        joined
-    } else {
-        joined.chars().skip(count - max_chars).collect()
-    }
+    if count <= max_chars { joined } else { joined.chars().skip(count - max_chars).collect() }
 }
 
 /// Finds a program on PATH.
 pub fn which(name: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| is_executable(p))
 }
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -154,13 +130,7 @@ mod tests {
 
     #[test]
     fn exit_code_and_output_are_captured() {
-        let o = run(
-            Path::new("sh"),
-            &["-c", "echo out; echo err >&2; exit 7"],
-            None,
-            Duration::from_secs(5),
-        )
-        .unwrap();
+        let o = run(Path::new("sh"), &["-c", "echo out; echo err >&2; exit 7"], None, Duration::from_secs(5)).unwrap();
         assert_eq!(o.code, Some(7));
         assert_eq!(o.stdout.trim(), "out");
         assert_eq!(o.stderr.trim(), "err");
@@ -169,12 +139,7 @@ mod tests {
     #[test]
     fn a_missing_program_is_not_found() {
         assert!(matches!(
-            run(
-                Path::new("/nonexistent/prog"),
-                &[],
-                None,
-                Duration::from_secs(1)
-            ),
+            run(Path::new("/nonexistent/prog"), &[], None, Duration::from_secs(1)),
             Err(SpawnError::NotFound)
         ));
     }

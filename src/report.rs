@@ -14,32 +14,16 @@ use crate::fail;
 
 /// The built-in templates, by name.
 pub const BUILTIN: [(&str, &str); 5] = [
-    (
-        "heartbeat.md",
-        include_str!("../templates/heartbeat.md.tera"),
-    ),
+    ("heartbeat.md", include_str!("../templates/heartbeat.md.tera")),
     ("daily.md", include_str!("../templates/daily.md.tera")),
-    (
-        "discord_alert.md",
-        include_str!("../templates/discord_alert.md.tera"),
-    ),
-    (
-        "discord_recovery.md",
-        include_str!("../templates/discord_recovery.md.tera"),
-    ),
-    (
-        "discord_daily.md",
-        include_str!("../templates/discord_daily.md.tera"),
-    ),
+    ("discord_alert.md", include_str!("../templates/discord_alert.md.tera")),
+    ("discord_recovery.md", include_str!("../templates/discord_recovery.md.tera")),
+    ("discord_daily.md", include_str!("../templates/discord_daily.md.tera")),
 ];
 
 /// Renders `name` with `context`, from the override in `templates_dir` when
 /// there is one. Returns the text and, when an override was broken, why.
-pub fn render(
-    templates_dir: &Path,
-    name: &str,
-    context: &tera::Context,
-) -> Result<(String, Option<String>)> {
+pub fn render(templates_dir: &Path, name: &str, context: &tera::Context) -> Result<(String, Option<String>)> {
     let builtin = BUILTIN
         .iter()
         .find(|(n, _)| *n == name)
@@ -58,16 +42,11 @@ pub fn render(
             }
         }
     }
-    let out = render_str(name, builtin, context)
-        .map_err(|e| fail!("built-in template {name} failed: {e}"))?;
+    let out = render_str(name, builtin, context).map_err(|e| fail!("built-in template {name} failed: {e}"))?;
     Ok((out, problem))
 }
 
-fn render_str(
-    name: &str,
-    text: &str,
-    context: &tera::Context,
-) -> std::result::Result<String, String> {
+fn render_str(name: &str, text: &str, context: &tera::Context) -> std::result::Result<String, String> {
     let mut t = tera::Tera::default();
     t.autoescape_on(vec![]);
     t.add_raw_template(name, text).map_err(|e| chain(&e))?;
@@ -96,10 +75,7 @@ pub struct Reserved {
 
 impl Reserved {
     pub fn file_name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 }
 
@@ -109,51 +85,31 @@ pub fn reserve(dir: &Path, prefix: &str, now: DateTime<Utc>) -> Reserved {
     let stem = format!("{prefix}_{}", now.format("%Y-%m-%d_%H-%M-%S"));
     let first = dir.join(format!("{stem}.md"));
     if let Err(e) = std::fs::create_dir_all(dir) {
-        return Reserved {
-            path: first,
-            problem: Some(crate::exit::io_reason(&e)),
-        };
+        let why = format!("the report folder {} cannot be created ({})", dir.display(), crate::exit::io_reason(&e));
+        return Reserved { path: first, problem: Some(why) };
     }
     for n in 0..10_000 {
-        let path = if n == 0 {
-            first.clone()
-        } else {
-            dir.join(format!("{stem}_{n}.md"))
-        };
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
+        let path = if n == 0 { first.clone() } else { dir.join(format!("{stem}_{n}.md")) };
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(_) => {
-                return Reserved {
-                    path,
-                    problem: None,
-                };
+                return Reserved { path, problem: None };
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Reserved {
-                    path,
-                    problem: Some(crate::exit::io_reason(&e)),
-                };
+                let why =
+                    format!("the report folder {} is not writable ({})", dir.display(), crate::exit::io_reason(&e));
+                return Reserved { path, problem: Some(why) };
             }
         }
     }
-    Reserved {
-        path: first,
-        problem: Some("10000 reports already exist for this second".into()),
-    }
+    Reserved { path: first, problem: Some("10000 reports already exist for this second".into()) }
 }
 
 /// Fills a reserved report atomically (temporary file, then rename over the
 /// empty placeholder), so nobody reads half a report.
 pub fn write(reserved: &Reserved, text: &str) -> Result<()> {
     if let Some(p) = &reserved.problem {
-        return Err(fail!(
-            "could not write the report {}: {p}",
-            reserved.path.display()
-        ));
+        return Err(fail!("could not write the report {}: {p}", reserved.path.display()));
     }
     crate::paths::write_atomic(&reserved.path, crate::secret::scrub(text).as_bytes())
 }
@@ -166,8 +122,7 @@ mod tests {
     fn builtin_templates_parse() {
         for (name, text) in BUILTIN {
             let mut t = tera::Tera::default();
-            t.add_raw_template(name, text)
-                .unwrap_or_else(|e| panic!("{name}: {}", chain(&e)));
+            t.add_raw_template(name, text).unwrap_or_else(|e| panic!("{name}: {}", chain(&e)));
         }
     }
 

@@ -54,9 +54,7 @@ pub fn url_secrets(raw: &str) -> Vec<String> {
 fn webhook_token(u: &url::Url) -> Option<String> {
     let segs: Vec<&str> = u.path_segments()?.collect();
     let i = segs.iter().position(|s| *s == "webhooks")?;
-    segs.get(i + 2)
-        .filter(|t| !t.is_empty())
-        .map(|t| t.to_string())
+    segs.get(i + 2).filter(|t| !t.is_empty()).map(|t| t.to_string())
 }
 
 fn percent_decode(s: &str) -> std::result::Result<String, ()> {
@@ -99,22 +97,13 @@ mod tests {
 
     #[test]
     fn passwords_and_tokens_are_redacted() {
-        assert_eq!(
-            redact_url("redis://:hunter2@127.0.0.1:6379"),
-            "redis://:***@127.0.0.1:6379"
-        );
-        assert_eq!(
-            redact_url("postgresql://app:s3cret@db.local:5432/app"),
-            "postgresql://app:***@db.local:5432/app"
-        );
+        assert_eq!(redact_url("redis://:hunter2@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
+        assert_eq!(redact_url("postgresql://app:s3cret@db.local:5432/app"), "postgresql://app:***@db.local:5432/app");
         assert_eq!(
             redact_url("https://discord.com/api/webhooks/123/AbC-token_x?wait=true"),
             "https://discord.com/api/webhooks/123/***?wait=true"
         );
-        assert_eq!(
-            redact_url("http://127.0.0.1:4000/api/health"),
-            "http://127.0.0.1:4000/api/health"
-        );
+        assert_eq!(redact_url("http://127.0.0.1:4000/api/health"), "http://127.0.0.1:4000/api/health");
         assert_eq!(redact_url("not a url"), "not a url");
     }
 
@@ -123,9 +112,6 @@ mod tests {
         let s = url_secrets("redis://:p%40ss@host:1");
         assert!(s.contains(&"p%40ss".to_string()));
         assert!(s.contains(&"p@ss".to_string()));
-        assert_eq!(
-            url_secrets("https://discord.com/api/webhooks/1/tok"),
-            vec!["tok".to_string()]
-        );
+        assert_eq!(url_secrets("https://discord.com/api/webhooks/1/tok"), vec!["tok".to_string()]);
     }
 }

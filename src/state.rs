@@ -126,13 +126,7 @@ pub fn lock(paths: &Paths, wait: Duration, command: &str) -> Result<Lock> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| {
-            fail!(
-                "could not open the lock file {}: {}",
-                path.display(),
-                crate::exit::io_reason(&e)
-            )
-        })?;
+        .map_err(|e| fail!("could not open the lock file {}: {}", path.display(), crate::exit::io_reason(&e)))?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
@@ -143,11 +137,7 @@ pub fn lock(paths: &Paths, wait: Duration, command: &str) -> Result<Lock> {
                     let mut holder = String::new();
                     let _ = file.read_to_string(&mut holder);
                     let holder = holder.trim();
-                    let who = if holder.is_empty() {
-                        "another ops-atomic run".to_string()
-                    } else {
-                        holder.to_string()
-                    };
+                    let who = if holder.is_empty() { "another ops-atomic run".to_string() } else { holder.to_string() };
                     return Err(fail!(
                         "the state lock {} is still held by {} after {} s: wait for it to finish, or stop that process if it is stuck",
                         path.display(),
@@ -159,23 +149,14 @@ pub fn lock(paths: &Paths, wait: Duration, command: &str) -> Result<Lock> {
                 pause = (pause * 2).min(Duration::from_millis(25));
             }
             Err(e) => {
-                return Err(fail!(
-                    "could not lock {}: {}",
-                    path.display(),
-                    crate::exit::io_reason(&e)
-                ));
+                return Err(fail!("could not lock {}: {}", path.display(), crate::exit::io_reason(&e)));
             }
         }
     }
     // Say who holds the lock, for the message of a run that times out on it.
     let _ = file.set_len(0);
     let _ = file.rewind();
-    let _ = writeln!(
-        file,
-        "pid {} ({command}, since {})",
-        std::process::id(),
-        crate::log::timestamp(Utc::now())
-    );
+    let _ = writeln!(file, "pid {} ({command}, since {})", std::process::id(), crate::log::timestamp(Utc::now()));
     Ok(Lock { file })
 }
 
@@ -203,11 +184,7 @@ pub fn load(paths: &Paths, _lock: &Lock) -> Result<(State, LoadNote)> {
             return Ok((State::default(), LoadNote::default()));
         }
         Err(e) => {
-            return Err(fail!(
-                "could not read the state file {}: {}",
-                path.display(),
-                crate::exit::io_reason(&e)
-            ));
+            return Err(fail!("could not read the state file {}: {}", path.display(), crate::exit::io_reason(&e)));
         }
     };
     match parse(&text) {
@@ -227,12 +204,7 @@ pub fn load(paths: &Paths, _lock: &Lock) -> Result<(State, LoadNote)> {
                     crate::exit::io_reason(&e)
                 )
             })?;
-            Ok((
-                State::default(),
-                LoadNote {
-                    moved_aside: Some((aside, why)),
-                },
-            ))
+            Ok((State::default(), LoadNote { moved_aside: Some((aside, why)) }))
         }
     }
 }
@@ -247,8 +219,7 @@ fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
 
 /// Writes the state atomically (call with the lock held).
 pub fn save(paths: &Paths, _lock: &Lock, state: &State) -> Result<()> {
-    let mut bytes =
-        serde_json::to_vec_pretty(state).map_err(|e| fail!("could not encode the state: {e}"))?;
+    let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| fail!("could not encode the state: {e}"))?;
     bytes.push(b'\n');
     paths::write_atomic(&paths.state_file(), &bytes)
 }
@@ -256,9 +227,7 @@ pub fn save(paths: &Paths, _lock: &Lock, state: &State) -> Result<()> {
 /// Reads the state without the lock, for `status`: a reader sees a whole
 /// file thanks to the atomic rename.
 pub fn peek(paths: &Paths) -> Option<State> {
-    std::fs::read(paths.state_file())
-        .ok()
-        .and_then(|b| parse(&b).ok())
+    std::fs::read(paths.state_file()).ok().and_then(|b| parse(&b).ok())
 }
 
 #[cfg(test)]
@@ -287,8 +256,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_survive_a_round_trip() {
-        let s: State =
-            serde_json::from_str(r#"{"version":1,"runs":4,"future_field":{"a":1}}"#).unwrap();
+        let s: State = serde_json::from_str(r#"{"version":1,"runs":4,"future_field":{"a":1}}"#).unwrap();
         assert_eq!(s.runs, 4);
         let back = serde_json::to_value(&s).unwrap();
         assert_eq!(back["future_field"]["a"], 1);

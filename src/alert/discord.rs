@@ -184,15 +184,9 @@ fn set_undeliverable(state: &mut State, n: Notification) {
 pub fn with_wait(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
-            let others: Vec<(String, String)> = u
-                .query_pairs()
-                .filter(|(k, _)| k != "wait")
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            u.query_pairs_mut()
-                .clear()
-                .extend_pairs(others)
-                .append_pair("wait", "true");
+            let others: Vec<(String, String)> =
+                u.query_pairs().filter(|(k, _)| k != "wait").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            u.query_pairs_mut().clear().extend_pairs(others).append_pair("wait", "true");
             u.to_string()
         }
         Err(_) => url.to_string(),
@@ -207,24 +201,17 @@ fn send(agent: &ureq::Agent, url: &str, body: &Value) -> Result<(), SendError> {
         let err = match agent.post(url).send_json(body) {
             Ok(_) => return Ok(()),
             Err(ureq::Error::Status(code, resp)) => {
-                let retry_after = resp
-                    .header("Retry-After")
-                    .and_then(|h| h.trim().parse::<f64>().ok());
+                let retry_after = resp.header("Retry-After").and_then(|h| h.trim().parse::<f64>().ok());
                 let text = resp.into_string().unwrap_or_default();
                 let detail = discord_message(&text)
                     .unwrap_or_else(|| crate::checks::one_line(&text).chars().take(200).collect());
-                let what = if detail.is_empty() {
-                    format!("HTTP {code}")
-                } else {
-                    format!("HTTP {code}: {detail}")
-                };
+                let what = if detail.is_empty() { format!("HTTP {code}") } else { format!("HTTP {code}: {detail}") };
                 match code {
                     404 => return Err(SendError::Gone(what)),
                     401 | 403 => return Err(SendError::Unauthorized(what)),
                     429 => {
                         let wait = retry_after_secs(&text).or(retry_after).unwrap_or(1.0);
-                        let wait =
-                            Duration::try_from_secs_f64(wait.max(0.0)).unwrap_or(Duration::MAX);
+                        let wait = Duration::try_from_secs_f64(wait.max(0.0)).unwrap_or(Duration::MAX);
                         if wait > MAX_RETRY_AFTER || tries >= MAX_TRIES {
                             return Err(SendError::Temporary(format!(
                                 "rate limited by Discord (retry after {:.1} s)",
@@ -240,14 +227,10 @@ fn send(agent: &ureq::Agent, url: &str, body: &Value) -> Result<(), SendError> {
             }
             Err(ureq::Error::Transport(t)) => {
                 let text = t.to_string();
-                if text.contains("timed out")
-                    || text.contains("WouldBlock")
-                    || text.contains("temporarily unavailable")
+                if text.contains("timed out") || text.contains("WouldBlock") || text.contains("temporarily unavailable")
                 {
                     // A hung webhook will not answer a second time either.
-                    return Err(SendError::Temporary(format!(
-                        "no answer from Discord ({text})"
-                    )));
+                    return Err(SendError::Temporary(format!("no answer from Discord ({text})")));
                 }
                 SendError::Temporary(format!("could not reach Discord ({text})"))
             }
@@ -260,10 +243,7 @@ fn send(agent: &ureq::Agent, url: &str, body: &Value) -> Result<(), SendError> {
 }
 
 fn retry_after_secs(body: &str) -> Option<f64> {
-    serde_json::from_str::<Value>(body)
-        .ok()?
-        .get("retry_after")?
-        .as_f64()
+    serde_json::from_str::<Value>(body).ok()?.get("retry_after")?.as_f64()
 }
 
 fn discord_message(body: &str) -> Option<String> {
@@ -317,10 +297,7 @@ mod tests {
 
     #[test]
     fn wait_true_is_added_once() {
-        assert_eq!(
-            with_wait("https://discord.com/api/webhooks/1/t"),
-            "https://discord.com/api/webhooks/1/t?wait=true"
-        );
+        assert_eq!(with_wait("https://discord.com/api/webhooks/1/t"), "https://discord.com/api/webhooks/1/t?wait=true");
         assert_eq!(
             with_wait("https://discord.com/api/webhooks/1/t?thread_id=9&wait=false"),
             "https://discord.com/api/webhooks/1/t?thread_id=9&wait=true"
@@ -329,10 +306,7 @@ mod tests {
 
     #[test]
     fn retry_after_is_read_from_the_body() {
-        assert_eq!(
-            retry_after_secs(r#"{"retry_after": 0.25, "global": false}"#),
-            Some(0.25)
-        );
+        assert_eq!(retry_after_secs(r#"{"retry_after": 0.25, "global": false}"#), Some(0.25));
         assert_eq!(retry_after_secs("nope"), None);
         assert_eq!(
             discord_message(r#"{"message": "Unknown Webhook", "code": 10015}"#).unwrap(),

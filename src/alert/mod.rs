@@ -43,12 +43,7 @@ pub enum Event {
 
 /// Applies one heartbeat to the state: counters, the incident's start, the
 /// alert flag. Returns the notification it calls for, if any.
-pub fn record(
-    state: &mut State,
-    status: Status,
-    now: DateTime<Utc>,
-    rules: Rules,
-) -> Option<Event> {
+pub fn record(state: &mut State, status: Status, now: DateTime<Utc>, rules: Rules) -> Option<Event> {
     state.runs += 1;
     state.last_run_at = Some(now);
     state.last_status = Some(status.as_str().to_string());
@@ -65,9 +60,8 @@ pub fn record(
             return Some(Event::Alert);
         }
         if state.alert_active && rules.realert_minutes > 0 {
-            let due = state
-                .last_alert_at
-                .is_none_or(|t| now - t >= Duration::minutes(i64::from(rules.realert_minutes)));
+            let due =
+                state.last_alert_at.is_none_or(|t| now - t >= Duration::minutes(i64::from(rules.realert_minutes)));
             if due {
                 state.last_alert_at = Some(now);
                 return Some(Event::Reminder);
@@ -112,19 +106,13 @@ mod tests {
     use Status::*;
 
     fn rules(alert: u32, recovery: u32, realert: u32) -> Rules {
-        Rules {
-            alert_threshold: alert,
-            recovery_threshold: recovery,
-            realert_minutes: realert,
-        }
+        Rules { alert_threshold: alert, recovery_threshold: recovery, realert_minutes: realert }
     }
 
     /// Runs a sequence of statuses five minutes apart; returns the events.
     fn run(seq: &[Status], r: Rules) -> (Vec<(usize, Event)>, State) {
         let mut s = State::default();
-        let t0 = DateTime::parse_from_rfc3339("2025-10-27T17:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2025-10-27T17:00:00Z").unwrap().with_timezone(&Utc);
         let mut events = Vec::new();
         for (i, st) in seq.iter().enumerate() {
             if let Some(e) = record(&mut s, *st, t0 + Duration::minutes(5 * i as i64), r) {
@@ -136,10 +124,7 @@ mod tests {
 
     #[test]
     fn three_criticals_alert_once_on_the_third() {
-        let (e, s) = run(
-            &[Critical, Critical, Critical, Critical, Critical],
-            rules(3, 1, 0),
-        );
+        let (e, s) = run(&[Critical, Critical, Critical, Critical, Critical], rules(3, 1, 0));
         assert_eq!(e, vec![(2, Event::Alert)]);
         assert!(s.alert_active);
         assert_eq!(s.consecutive_failures, 5);
@@ -148,60 +133,25 @@ mod tests {
 
     #[test]
     fn recovery_follows_the_alert_once_with_the_incident_length() {
-        let (e, s) = run(
-            &[Critical, Critical, Critical, Healthy, Healthy],
-            rules(3, 1, 0),
-        );
-        assert_eq!(
-            e,
-            vec![
-                (2, Event::Alert),
-                (
-                    3,
-                    Event::Recovery {
-                        lasted: Duration::minutes(15)
-                    }
-                )
-            ]
-        );
+        let (e, s) = run(&[Critical, Critical, Critical, Healthy, Healthy], rules(3, 1, 0));
+        assert_eq!(e, vec![(2, Event::Alert), (3, Event::Recovery { lasted: Duration::minutes(15) })]);
         assert!(!s.alert_active);
         assert_eq!(s.first_failure_at, None);
     }
 
     #[test]
     fn warnings_count_as_not_critical() {
-        let (e, _) = run(
-            &[Critical, Critical, Warnings, Critical, Critical],
-            rules(3, 1, 0),
-        );
+        let (e, _) = run(&[Critical, Critical, Warnings, Critical, Critical], rules(3, 1, 0));
         assert!(e.is_empty(), "{e:?}");
         let (e, _) = run(&[Critical, Critical, Critical, Warnings], rules(3, 1, 0));
-        assert_eq!(
-            e[1].1,
-            Event::Recovery {
-                lasted: Duration::minutes(15)
-            }
-        );
+        assert_eq!(e[1].1, Event::Recovery { lasted: Duration::minutes(15) });
     }
 
     #[test]
     fn flapping_below_the_recovery_threshold_keeps_one_incident() {
-        let seq = [
-            Critical, Critical, Healthy, Critical, Healthy, Healthy, Critical,
-        ];
+        let seq = [Critical, Critical, Healthy, Critical, Healthy, Healthy, Critical];
         let (e, s) = run(&seq, rules(2, 2, 0));
-        assert_eq!(
-            e,
-            vec![
-                (1, Event::Alert),
-                (
-                    5,
-                    Event::Recovery {
-                        lasted: Duration::minutes(25)
-                    }
-                )
-            ]
-        );
+        assert_eq!(e, vec![(1, Event::Alert), (5, Event::Recovery { lasted: Duration::minutes(25) })]);
         assert!(!s.alert_active);
         assert_eq!(s.consecutive_failures, 1);
     }
@@ -212,14 +162,7 @@ mod tests {
         let seq = [Critical; 10];
         let (e, _) = run(&seq, rules(3, 1, 15));
         let kinds: Vec<_> = e.iter().map(|(i, e)| (*i, *e)).collect();
-        assert_eq!(
-            kinds,
-            vec![
-                (2, Event::Alert),
-                (5, Event::Reminder),
-                (8, Event::Reminder)
-            ]
-        );
+        assert_eq!(kinds, vec![(2, Event::Alert), (5, Event::Reminder), (8, Event::Reminder)]);
     }
 
     #[test]
@@ -234,16 +177,7 @@ mod tests {
         let (e, _) = run(&seq, rules(1, 1, 0));
         assert_eq!(
             e,
-            vec![
-                (0, Event::Alert),
-                (
-                    1,
-                    Event::Recovery {
-                        lasted: Duration::minutes(5)
-                    }
-                ),
-                (2, Event::Alert)
-            ]
+            vec![(0, Event::Alert), (1, Event::Recovery { lasted: Duration::minutes(5) }), (2, Event::Alert)]
         );
     }
 

@@ -42,43 +42,30 @@ pub fn judge(cfg: &Api, code: u16, body: &str, latency_ms: u64) -> (CheckStatus,
         None => (200..300).contains(&code),
     };
     if !status_ok {
-        let want = cfg
-            .expect_status
-            .map_or("2xx".to_string(), |s| s.to_string());
+        let want = cfg.expect_status.map_or("2xx".to_string(), |s| s.to_string());
         let snippet = super::one_line(body);
         let snippet: String = snippet.chars().take(120).collect();
-        let tail = if snippet.is_empty() {
-            String::new()
-        } else {
-            format!(": {snippet}")
-        };
-        return (
-            CheckStatus::Fail,
-            format!("HTTP {code} (expected {want}){tail}"),
-        );
+        let tail = if snippet.is_empty() { String::new() } else { format!(": {snippet}") };
+        return (CheckStatus::Fail, format!("HTTP {code} (expected {want}){tail}"));
     }
     if !cfg.expect_body_contains.is_empty() && !body.contains(&cfg.expect_body_contains) {
         return (
             CheckStatus::Fail,
-            format!(
-                "HTTP {code}, but the body does not contain {:?}",
-                cfg.expect_body_contains
-            ),
+            format!("HTTP {code}, but the body does not contain {:?}", cfg.expect_body_contains),
         );
     }
     if cfg.max_latency_ms > 0 && latency_ms > cfg.max_latency_ms {
         return (
             CheckStatus::Warn,
-            format!(
-                "HTTP {code}, slow: {latency_ms} ms (max_latency_ms {})",
-                cfg.max_latency_ms
-            ),
+            format!("HTTP {code}, slow: {latency_ms} ms (max_latency_ms {})", cfg.max_latency_ms),
         );
     }
     (CheckStatus::Ok, format!("HTTP {code}"))
 }
 
-fn fetch(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> Result<(u16, String), String> {
+/// GET the endpoint: its status code and body (up to 1 MiB), or why the
+/// request failed. Also used by the daily run's API verification.
+pub fn fetch(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> Result<(u16, String), String> {
     let timeout = Duration::from_millis(cfg.timeout_ms);
     // Redirects are not followed: a health endpoint that redirects (to a
     // login page, say) is reported as the 3xx it is.
@@ -121,10 +108,7 @@ fn describe(t: &ureq::Transport) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    if text.contains("timed out")
-        || text.contains("WouldBlock")
-        || text.contains("Resource temporarily unavailable")
-    {
+    if text.contains("timed out") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable") {
         text = format!("timed out after {} ms ({text})", t.kind());
     }
     text
@@ -143,17 +127,12 @@ pub fn expand(v: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
     while let Some(i) = rest.find("${") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed ${{ in {v:?}"))?;
+        let end = after.find('}').ok_or_else(|| format!("unclosed ${{ in {v:?}"))?;
         let name = &after[..end];
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "${{{name}}} is not a valid environment variable name"
-            ));
+            return Err(format!("${{{name}}} is not a valid environment variable name"));
         }
-        let value = env(name)
-            .ok_or_else(|| format!("uses ${{{name}}}, which is not set in the environment"))?;
+        let value = env(name).ok_or_else(|| format!("uses ${{{name}}}, which is not set in the environment"))?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -166,21 +145,14 @@ mod tests {
     use super::*;
 
     fn api() -> Api {
-        Api {
-            name: "x".into(),
-            url: "http://127.0.0.1:1/".into(),
-            ..Api::default()
-        }
+        Api { name: "x".into(), url: "http://127.0.0.1:1/".into(), ..Api::default() }
     }
 
     #[test]
     fn expectations_are_applied_in_order() {
         let mut a = api();
         assert_eq!(judge(&a, 204, "", 1).0, CheckStatus::Ok);
-        assert_eq!(
-            judge(&a, 500, "oops", 1),
-            (CheckStatus::Fail, "HTTP 500 (expected 2xx): oops".into())
-        );
+        assert_eq!(judge(&a, 500, "oops", 1), (CheckStatus::Fail, "HTTP 500 (expected 2xx): oops".into()));
         a.expect_status = Some(418);
         assert_eq!(judge(&a, 200, "", 1).0, CheckStatus::Fail);
         assert_eq!(judge(&a, 418, "", 1).0, CheckStatus::Ok);

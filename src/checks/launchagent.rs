@@ -35,44 +35,27 @@ pub fn check(cfg: &LaunchAgents, program: Option<PathBuf>) -> Vec<CheckResult> {
             .collect()
     };
     let Some(program) = program else {
-        return each(
-            CheckStatus::Skipped,
-            "launchctl not found on this system; LaunchAgent checks skipped",
-        );
+        return each(CheckStatus::Skipped, "launchctl not found on this system; LaunchAgent checks skipped");
     };
     let out = match crate::proc::run(&program, &["list"], None, TIMEOUT) {
         Ok(o) => o,
         Err(crate::proc::SpawnError::NotFound) => {
-            return each(
-                CheckStatus::Skipped,
-                "launchctl not found on this system; LaunchAgent checks skipped",
-            );
+            return each(CheckStatus::Skipped, "launchctl not found on this system; LaunchAgent checks skipped");
         }
         Err(e) => {
-            return each(
-                CheckStatus::Fail,
-                &format!("could not run {}: {e}", program.display()),
-            );
+            return each(CheckStatus::Fail, &format!("could not run {}: {e}", program.display()));
         }
     };
     if !out.success() {
         let why = if out.timed_out {
-            format!(
-                "`launchctl list` did not answer within {} s",
-                TIMEOUT.as_secs()
-            )
+            format!("`launchctl list` did not answer within {} s", TIMEOUT.as_secs())
         } else {
-            format!(
-                "`launchctl list` failed: {}",
-                crate::proc::tail(&out.stderr, 2, 200)
-            )
+            format!("`launchctl list` failed: {}", crate::proc::tail(&out.stderr, 2, 200))
         };
         return each(CheckStatus::Fail, &why);
     }
-    let loaded: HashMap<String, ListEntry> = launchctl::parse_list(&out.stdout)
-        .into_iter()
-        .map(|e| (e.label.clone(), e))
-        .collect();
+    let loaded: HashMap<String, ListEntry> =
+        launchctl::parse_list(&out.stdout).into_iter().map(|e| (e.label.clone(), e)).collect();
     let latency = start.elapsed().as_millis() as u64;
     cfg.labels
         .iter()
@@ -94,9 +77,7 @@ pub fn judge(label: &str, entry: Option<&ListEntry>, severity: Severity) -> Chec
                 CheckStatus::Warn,
                 format!(
                     "loaded{}, last run {}",
-                    e.pid
-                        .map(|p| format!(", running (PID {p})"))
-                        .unwrap_or_default(),
+                    e.pid.map(|p| format!(", running (PID {p})")).unwrap_or_default(),
                     launchctl::describe_exit(s)
                 ),
             ),
@@ -113,37 +94,20 @@ mod tests {
 
     #[test]
     fn labels_are_judged_from_the_list() {
-        let e = |pid, status| ListEntry {
-            label: "x".into(),
-            pid,
-            status,
-        };
-        assert_eq!(
-            judge("x", None, Severity::Critical).status,
-            CheckStatus::Fail
-        );
-        assert_eq!(
-            judge("x", Some(&e(None, Some(0))), Severity::Critical).status,
-            CheckStatus::Ok
-        );
+        let e = |pid, status| ListEntry { label: "x".into(), pid, status };
+        assert_eq!(judge("x", None, Severity::Critical).status, CheckStatus::Fail);
+        assert_eq!(judge("x", Some(&e(None, Some(0))), Severity::Critical).status, CheckStatus::Ok);
         let w = judge("x", Some(&e(None, Some(78))), Severity::Critical);
         assert_eq!(w.status, CheckStatus::Warn);
         assert!(w.message.contains("EX_CONFIG"), "{}", w.message);
         let k = judge("x", Some(&e(None, Some(-15))), Severity::Critical);
         assert!(k.message.contains("SIGTERM"), "{}", k.message);
-        assert!(
-            judge("x", Some(&e(Some(7), Some(0))), Severity::Critical)
-                .message
-                .contains("PID 7")
-        );
+        assert!(judge("x", Some(&e(Some(7), Some(0))), Severity::Critical).message.contains("PID 7"));
     }
 
     #[test]
     fn no_launchctl_means_skipped() {
-        let cfg = LaunchAgents {
-            labels: vec!["a".into(), "b".into()],
-            severity: Severity::Critical,
-        };
+        let cfg = LaunchAgents { labels: vec!["a".into(), "b".into()], severity: Severity::Critical };
         let r = check(&cfg, None);
         assert_eq!(r.len(), 2);
         assert!(r.iter().all(|r| r.status == CheckStatus::Skipped));

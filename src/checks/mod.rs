@@ -84,13 +84,7 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    pub fn new(
-        name: &str,
-        kind: Kind,
-        severity: Severity,
-        status: CheckStatus,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(name: &str, kind: Kind, severity: Severity, status: CheckStatus, message: impl Into<String>) -> Self {
         CheckResult {
             name: name.to_string(),
             kind,
@@ -114,11 +108,7 @@ impl CheckResult {
 /// Overall status: CRITICAL if any critical failure, else WARNINGS if any
 /// warning or warning-severity failure, else HEALTHY.
 pub fn overall(results: &[CheckResult]) -> Status {
-    results
-        .iter()
-        .map(CheckResult::impact)
-        .max()
-        .unwrap_or(Status::Healthy)
+    results.iter().map(CheckResult::impact).max().unwrap_or(Status::Healthy)
 }
 
 /// Collapses a message to one line of at most 300 characters.
@@ -185,33 +175,26 @@ pub fn run_all(jobs: Vec<Job>, deadline: Duration) -> Vec<CheckResult> {
             kind: job.kind,
             severity: job.severity,
             due: own.min(deadline_at),
-            limit_ms: if by_deadline {
-                deadline.as_millis() as u64
-            } else {
-                job.timeout.as_millis() as u64
-            },
+            limit_ms: if by_deadline { deadline.as_millis() as u64 } else { job.timeout.as_millis() as u64 },
             by_deadline,
         }));
         let thread_tx = tx.clone();
         let work = job.work;
         let name = job.name;
         let (kind, severity) = (job.kind, job.severity);
-        let spawned = std::thread::Builder::new()
-            .name(format!("check {name}"))
-            .spawn(move || {
-                let t = Instant::now();
-                let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-                    .unwrap_or_else(|_| {
-                        vec![CheckResult::new(
-                            &name,
-                            kind,
-                            severity,
-                            CheckStatus::Fail,
-                            "the check crashed (a bug in ops-atomic)",
-                        )]
-                    });
-                let _ = thread_tx.send((i, results, t.elapsed().as_millis() as u64));
+        let spawned = std::thread::Builder::new().name(format!("check {name}")).spawn(move || {
+            let t = Instant::now();
+            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+                vec![CheckResult::new(
+                    &name,
+                    kind,
+                    severity,
+                    CheckStatus::Fail,
+                    "the check crashed (a bug in ops-atomic)",
+                )]
             });
+            let _ = thread_tx.send((i, results, t.elapsed().as_millis() as u64));
+        });
         if spawned.is_err() {
             let p = pending[i].take().expect("just pushed");
             let _ = tx.send((
@@ -253,15 +236,11 @@ pub fn run_all(jobs: Vec<Job>, deadline: Duration) -> Vec<CheckResult> {
                     if slot.as_ref().is_some_and(|p| p.due <= now) {
                         let p = slot.take().expect("checked");
                         let why = if p.by_deadline {
-                            format!(
-                                "timed out after {} ms (the heartbeat's deadline_ms)",
-                                p.limit_ms
-                            )
+                            format!("timed out after {} ms (the heartbeat's deadline_ms)", p.limit_ms)
                         } else {
                             format!("timed out after {} ms", p.limit_ms)
                         };
-                        let mut r =
-                            CheckResult::new(&p.name, p.kind, p.severity, CheckStatus::Fail, why);
+                        let mut r = CheckResult::new(&p.name, p.kind, p.severity, CheckStatus::Fail, why);
                         r.latency_ms = now.duration_since(start).as_millis() as u64;
                         slots[i] = Some(vec![r]);
                     }
@@ -286,23 +265,14 @@ mod tests {
             timeout: Duration::from_millis(timeout_ms),
             work: Box::new(move || {
                 std::thread::sleep(Duration::from_millis(sleep_ms));
-                vec![CheckResult::new(
-                    &n,
-                    Kind::Api,
-                    Severity::Warning,
-                    CheckStatus::Ok,
-                    "fine",
-                )]
+                vec![CheckResult::new(&n, Kind::Api, Severity::Warning, CheckStatus::Ok, "fine")]
             }),
         }
     }
 
     #[test]
     fn results_keep_the_configured_order() {
-        let r = run_all(
-            vec![job("a", 1000, 30), job("b", 1000, 1)],
-            Duration::from_secs(5),
-        );
+        let r = run_all(vec![job("a", 1000, 30), job("b", 1000, 1)], Duration::from_secs(5));
         let names: Vec<_> = r.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
         assert!(r.iter().all(|r| r.status == CheckStatus::Ok));
@@ -310,10 +280,7 @@ mod tests {
 
     #[test]
     fn a_hung_check_fails_at_its_own_timeout() {
-        let r = run_all(
-            vec![job("hung", 50, 10_000), job("quick", 1000, 1)],
-            Duration::from_secs(5),
-        );
+        let r = run_all(vec![job("hung", 50, 10_000), job("quick", 1000, 1)], Duration::from_secs(5));
         assert_eq!(r[0].status, CheckStatus::Fail);
         assert_eq!(r[0].message, "timed out after 50 ms");
         assert_eq!(r[1].status, CheckStatus::Ok);
@@ -344,19 +311,10 @@ mod tests {
     fn overall_follows_severity() {
         let mk = |st, sev| CheckResult::new("x", Kind::Api, sev, st, "");
         assert_eq!(overall(&[]), Status::Healthy);
+        assert_eq!(overall(&[mk(CheckStatus::Fail, Severity::Warning)]), Status::Warnings);
+        assert_eq!(overall(&[mk(CheckStatus::Warn, Severity::Critical)]), Status::Warnings);
         assert_eq!(
-            overall(&[mk(CheckStatus::Fail, Severity::Warning)]),
-            Status::Warnings
-        );
-        assert_eq!(
-            overall(&[mk(CheckStatus::Warn, Severity::Critical)]),
-            Status::Warnings
-        );
-        assert_eq!(
-            overall(&[
-                mk(CheckStatus::Skipped, Severity::Critical),
-                mk(CheckStatus::Fail, Severity::Critical)
-            ]),
+            overall(&[mk(CheckStatus::Skipped, Severity::Critical), mk(CheckStatus::Fail, Severity::Critical)]),
             Status::Critical
         );
     }

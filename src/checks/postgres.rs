@@ -19,13 +19,7 @@ pub fn job(cfg: &Database) -> Job {
 pub fn check(cfg: &Database) -> CheckResult {
     let start = Instant::now();
     let (status, message) = match query(cfg) {
-        Ok(rows) => (
-            CheckStatus::Ok,
-            format!(
-                "query answered ({rows} row{})",
-                if rows == 1 { "" } else { "s" }
-            ),
-        ),
+        Ok(rows) => (CheckStatus::Ok, format!("query answered ({rows} row{})", if rows == 1 { "" } else { "s" })),
         Err(e) => (CheckStatus::Fail, format!("Database not responding: {e}")),
     };
     let mut r = CheckResult::new("Database", Kind::Database, cfg.severity, status, message);
@@ -34,18 +28,12 @@ pub fn check(cfg: &Database) -> CheckResult {
 }
 
 fn query(cfg: &Database) -> Result<usize, String> {
-    let mut pg: postgres::Config = cfg
-        .url
-        .parse()
-        .map_err(|e: postgres::Error| e.to_string())?;
+    let mut pg: postgres::Config = cfg.url.parse().map_err(|e: postgres::Error| e.to_string())?;
     pg.connect_timeout(Duration::from_millis(cfg.timeout_ms));
     pg.application_name("ops-atomic");
     let mut client = pg.connect(postgres::NoTls).map_err(|e| describe(&e))?;
     let rows = client.simple_query(&cfg.query).map_err(|e| describe(&e))?;
-    Ok(rows
-        .iter()
-        .filter(|m| matches!(m, postgres::SimpleQueryMessage::Row(_)))
-        .count())
+    Ok(rows.iter().filter(|m| matches!(m, postgres::SimpleQueryMessage::Row(_))).count())
 }
 
 /// postgres errors print as "db error" alone; the server's own message

@@ -21,10 +21,7 @@ pub fn check(cfg: &Redis) -> CheckResult {
     let timeout = Duration::from_millis(cfg.timeout_ms);
     let (status, message) = match ping(&cfg.url, timeout) {
         Ok(reply) if reply == "PONG" => (CheckStatus::Ok, "PONG".to_string()),
-        Ok(reply) => (
-            CheckStatus::Fail,
-            format!("PING answered {reply:?} instead of PONG"),
-        ),
+        Ok(reply) => (CheckStatus::Fail, format!("PING answered {reply:?} instead of PONG")),
         Err(e) => (CheckStatus::Fail, format!("Redis not responding: {e}")),
     };
     let mut r = CheckResult::new("Redis", Kind::Redis, cfg.severity, status, message);
@@ -35,17 +32,11 @@ pub fn check(cfg: &Redis) -> CheckResult {
 fn ping(url: &str, timeout: Duration) -> Result<String, String> {
     let start = Instant::now();
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    let mut con = client
-        .get_connection_with_timeout(timeout)
-        .map_err(describe)?;
-    let left = timeout
-        .saturating_sub(start.elapsed())
-        .max(Duration::from_millis(1));
+    let mut con = client.get_connection_with_timeout(timeout).map_err(describe)?;
+    let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
     con.set_read_timeout(Some(left)).map_err(describe)?;
     con.set_write_timeout(Some(left)).map_err(describe)?;
-    redis::cmd("PING")
-        .query::<String>(&mut con)
-        .map_err(describe)
+    redis::cmd("PING").query::<String>(&mut con).map_err(describe)
 }
 
 fn describe(e: redis::RedisError) -> String {
