@@ -398,10 +398,10 @@ pub fn validate(c: &Config) -> Vec<String> {
         ));
     }
 
-    if c.redis.enabled {
-        if let Err(why) = check_url(&c.redis.url, &["redis", "rediss"]) {
-            errs.push(format!("redis.url = {:?}: {why}", secret::redact_url(&c.redis.url)));
-        }
+    if c.redis.enabled
+        && let Err(why) = check_url(&c.redis.url, &["redis", "rediss"])
+    {
+        errs.push(format!("redis.url = {:?}: {why}", secret::redact_url(&c.redis.url)));
     }
     if c.database.enabled {
         if let Err(why) = check_url(&c.database.url, &["postgres", "postgresql"]) {
@@ -424,10 +424,10 @@ pub fn validate(c: &Config) -> Vec<String> {
         if let Err(why) = check_url(&a.url, &["http", "https"]) {
             errs.push(format!("api[{i}].url = {:?}: {why}", secret::redact_url(&a.url)));
         }
-        if let Some(s) = a.expect_status {
-            if !(100..=599).contains(&s) {
-                errs.push(format!("api[{i}].expect_status = {s}: must be an HTTP status between 100 and 599"));
-            }
+        if let Some(s) = a.expect_status
+            && !(100..=599).contains(&s)
+        {
+            errs.push(format!("api[{i}].expect_status = {s}: must be an HTTP status between 100 and 599"));
         }
         for (k, v) in &a.headers {
             if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
@@ -445,13 +445,13 @@ pub fn validate(c: &Config) -> Vec<String> {
         }
     }
 
-    if !c.discord.webhook_url.is_empty() {
-        if let Err(why) = check_url(&c.discord.webhook_url, &["http", "https"]) {
-            errs.push(format!(
-                "discord.webhook_url = {:?}: {why} (DISCORD_OPS_WEBHOOK overrides it)",
-                secret::redact_url(&c.discord.webhook_url)
-            ));
-        }
+    if !c.discord.webhook_url.is_empty()
+        && let Err(why) = check_url(&c.discord.webhook_url, &["http", "https"])
+    {
+        errs.push(format!(
+            "discord.webhook_url = {:?}: {why} (DISCORD_OPS_WEBHOOK overrides it)",
+            secret::redact_url(&c.discord.webhook_url)
+        ));
     }
     if c.discord.username.trim().is_empty() {
         errs.push("discord.username is empty: give the name messages are posted under".into());

@@ -214,10 +214,7 @@ pub fn run_all(jobs: Vec<Job>, deadline: Duration) -> Vec<CheckResult> {
     drop(tx);
 
     let mut slots: Vec<Option<Vec<CheckResult>>> = vec![None; pending.len()];
-    loop {
-        let Some(next_due) = pending.iter().flatten().map(|p| p.due).min() else {
-            break;
-        };
+    while let Some(next_due) = pending.iter().flatten().map(|p| p.due).min() {
         let wait = next_due.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
             Ok((i, mut results, elapsed)) => {
