@@ -271,11 +271,8 @@ fn the_webhook_token_never_appears_anywhere() {
         assert!(!out.contains(WebhookSink::TOKEN), "token leaked:\n{out}");
     }
     assert!(outputs[2].contains("/api/webhooks/112233445566778899/***"), "{}", outputs[2]);
-    let leaks: Vec<String> = root
-        .files_containing(WebhookSink::TOKEN)
-        .into_iter()
-        .filter(|f| !f.ends_with("ops_atomic.toml"))
-        .collect();
+    let leaks: Vec<String> =
+        root.files_containing(WebhookSink::TOKEN).into_iter().filter(|f| !f.ends_with("ops_atomic.toml")).collect();
     assert!(leaks.is_empty(), "token written to {leaks:?}");
 }
 
@@ -356,7 +353,8 @@ fn a_held_lock_times_out_with_exit_3_naming_the_lock_file() {
     let root = setup(&api, &sink, "");
     up(&api);
     std::fs::create_dir_all(root.path("g/state")).unwrap();
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(root.path(STATE_LOCK)).unwrap();
+    let lock =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(root.path(STATE_LOCK)).unwrap();
     lock.lock_exclusive().unwrap();
     let run = ops(&root).arg("heartbeat").env("OPS_ATOMIC_LOCK_WAIT_MS", "300").run();
     run.expect_code(3);
@@ -430,7 +428,8 @@ fn sigkill_at_any_moment_never_corrupts_the_state() {
         let _ = child.kill();
         let _ = child.wait();
         if let Ok(text) = std::fs::read_to_string(root.path(STATE)) {
-            let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("state corrupt after kill {i}: {e}\n{text}"));
+            let v: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("state corrupt after kill {i}: {e}\n{text}"));
             assert!(v["runs"].is_u64(), "{v}");
         }
     }

@@ -17,16 +17,8 @@ use super::guard::{self, TempDir};
 /// The script in the source tree (linked into each state folder, see [`FakeLaunchctl::create_in`]).
 const SCRIPT_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake-launchctl");
 
-/// The `launchctl list` sample of shared/fixtures/launchctl/list.txt, as
-/// (PID, Status, Label).
-pub const FIXTURE_LIST: &[(Option<u32>, i32, &str)] = &[
-    (None, 0, "com.apple.CoreAuthentication.daemon"),
-    (None, 0, "com.02luka.optimizer"),
-    (None, 78, "com.02luka.digest"),
-    (Some(279), 0, "com.apple.Finder"),
-    (None, -15, "com.02luka.killed"),
-    (Some(4521), 0, "com.02luka.ops_atomic_monitor"),
-];
+/// Real `launchctl` output samples (see its README.md).
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/launchctl");
 
 /// Subcommands that launchctl before macOS 10.10 does not know.
 pub const MODERN_SUBCOMMANDS: &[&str] = &["bootstrap", "bootout", "enable", "disable", "print", "kickstart"];
@@ -144,10 +136,15 @@ impl FakeLaunchctl {
         self
     }
 
-    /// Seed the six jobs of the `launchctl list` fixture ([`FIXTURE_LIST`]).
+    /// Seed every job of the `launchctl list` sample (`FIXTURES/list.txt`).
     pub fn seed_fixture_list(&self) -> &FakeLaunchctl {
-        for (pid, status, label) in FIXTURE_LIST {
-            self.seed(label, *pid, *status);
+        let path = Path::new(FIXTURES).join("list.txt");
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        for row in text.lines().skip(1) {
+            let [pid, status, label] = row.split('\t').collect::<Vec<_>>()[..] else {
+                panic!("bad row in {}: {row:?}", path.display())
+            };
+            self.seed(label, pid.parse().ok(), status.parse().expect("status"));
         }
         self
     }

@@ -20,7 +20,7 @@ mod net;
 mod servers;
 
 pub use guard::{Guarded, Spawn, TempDir, current_uid, is_root};
-pub use launchctl::{FIXTURE_LIST, FakeLaunchctl, Job, MODERN_SUBCOMMANDS};
+pub use launchctl::{FIXTURES, FakeLaunchctl, Job, MODERN_SUBCOMMANDS};
 pub use net::{HttpStub, HungTcp, Request, Route, SinkReply, WebhookPost, WebhookSink};
 pub use servers::{Postgres, Redis, pg_bin_dir, resp_command};
 

@@ -100,19 +100,6 @@ impl Request {
     }
 }
 
-/// What to do with a request.
-#[derive(Clone, Debug)]
-enum Reply {
-    Respond {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-        delay: Duration,
-    },
-    /// Keep the connection open, never answer.
-    Hang,
-}
-
 fn read_request(stream: &TcpStream) -> Option<Request> {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut reader = BufReader::new(stream);
@@ -177,32 +164,30 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// An HTTP server: records every request, then answers with `decide`.
+/// An HTTP server: records every request, then answers as `decide` says.
 fn serve_http(
     requests: Arc<Mutex<Vec<Request>>>,
-    decide: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    decide: impl Fn(&Request) -> Route + Send + Sync + 'static,
 ) -> Listener {
     Listener::start(move |mut stream, held| {
         let Some(req) = read_request(&stream) else { return };
         requests.lock().unwrap().push(req.clone());
-        match decide(&req) {
-            Reply::Hang => {
-                if let Ok(s) = stream.try_clone() {
-                    held.lock().unwrap().push(s);
-                }
+        let route = decide(&req);
+        if route.hang {
+            if let Ok(s) = stream.try_clone() {
+                held.lock().unwrap().push(s);
             }
-            Reply::Respond { status, headers, body, delay } => {
-                std::thread::sleep(delay);
-                let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
-                for (k, v) in &headers {
-                    head.push_str(&format!("{k}: {v}\r\n"));
-                }
-                head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(&body);
-                let _ = stream.flush();
-            }
+            return;
         }
+        std::thread::sleep(route.delay);
+        let mut head = format!("HTTP/1.1 {} {}\r\n", route.status, reason(route.status));
+        for (k, v) in &route.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", route.body.len()));
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(route.body.as_bytes());
+        let _ = stream.flush();
     })
 }
 
@@ -278,17 +263,9 @@ impl HttpStub {
         let requests = Arc::default();
         let listener = serve_http(Arc::clone(&requests), {
             let routes = routes.clone();
-            move |req| match routes.lock().unwrap().get(&req.path).cloned() {
-                Some(r) if r.hang => Reply::Hang,
-                Some(r) => {
-                    Reply::Respond { status: r.status, headers: r.headers, body: r.body.into_bytes(), delay: r.delay }
-                }
-                None => Reply::Respond {
-                    status: 404,
-                    headers: vec![],
-                    body: b"no route in HttpStub".to_vec(),
-                    delay: Duration::ZERO,
-                },
+            move |req| {
+                let route = routes.lock().unwrap().get(&req.path).cloned();
+                route.unwrap_or_else(|| Route::status(404, "no route in HttpStub"))
             }
         });
         HttpStub { routes, requests, listener }
@@ -349,25 +326,13 @@ pub enum SinkReply {
 }
 
 impl SinkReply {
-    fn to_reply(&self, req: &Request) -> Reply {
-        let json = |status: u16, v: Value| Reply::Respond {
-            status,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: v.to_string().into_bytes(),
-            delay: Duration::ZERO,
-        };
-        let text = |status: u16, body: &str, headers: Vec<(String, String)>| Reply::Respond {
-            status,
-            headers,
-            body: body.as_bytes().to_vec(),
-            delay: Duration::ZERO,
-        };
+    fn to_route(&self, req: &Request) -> Route {
         match self {
             SinkReply::Discord if query_flag(&req.query, "wait") => {
                 let body = req.json();
-                json(
+                Route::json(
                     200,
-                    json!({
+                    &json!({
                         "id": "1300000000000000000",
                         "type": 0,
                         "channel_id": "1200000000000000000",
@@ -378,25 +343,20 @@ impl SinkReply {
                     }),
                 )
             }
-            SinkReply::Discord | SinkReply::NoContent => text(204, "", vec![]),
-            SinkReply::Ok(v) => json(200, v.clone()),
-            SinkReply::RateLimited { retry_after } => {
-                let Reply::Respond { status, mut headers, body, delay } = json(
-                    429,
-                    json!({"message": "You are being rate limited.", "retry_after": retry_after, "global": false}),
-                ) else {
-                    unreachable!()
-                };
-                headers.push(("Retry-After".into(), format!("{}", retry_after.ceil() as u64)));
-                Reply::Respond { status, headers, body, delay }
-            }
+            SinkReply::Discord | SinkReply::NoContent => Route { headers: vec![], ..Route::status(204, "") },
+            SinkReply::Ok(v) => Route::json(200, v),
+            SinkReply::RateLimited { retry_after } => Route::json(
+                429,
+                &json!({"message": "You are being rate limited.", "retry_after": retry_after, "global": false}),
+            )
+            .header("Retry-After", &(retry_after.ceil() as u64).to_string()),
             SinkReply::RateLimitedHeader { retry_after } => {
-                text(429, "rate limited", vec![("Retry-After".into(), retry_after.clone())])
+                Route::status(429, "rate limited").header("Retry-After", retry_after)
             }
-            SinkReply::ServerError => text(500, "internal server error", vec![]),
-            SinkReply::UnknownWebhook => json(404, json!({"message": "Unknown Webhook", "code": 10015})),
-            SinkReply::Status(status, body) => text(*status, body, vec![]),
-            SinkReply::Hang => Reply::Hang,
+            SinkReply::ServerError => Route::status(500, "internal server error"),
+            SinkReply::UnknownWebhook => Route::json(404, &json!({"message": "Unknown Webhook", "code": 10015})),
+            SinkReply::Status(status, body) => Route::status(*status, body),
+            SinkReply::Hang => Route::hang(),
         }
     }
 }
@@ -466,13 +426,13 @@ impl WebhookSink {
             let (script, default) = (script.clone(), default.clone());
             move |req| {
                 if !is_webhook_path(&req.path) {
-                    return SinkReply::UnknownWebhook.to_reply(req);
+                    return SinkReply::UnknownWebhook.to_route(req);
                 }
                 if req.method != "POST" {
-                    return SinkReply::Status(405, "405: Method Not Allowed".into()).to_reply(req);
+                    return SinkReply::Status(405, "405: Method Not Allowed".into()).to_route(req);
                 }
                 let next = script.lock().unwrap().pop_front();
-                next.unwrap_or_else(|| default.lock().unwrap().clone()).to_reply(req)
+                next.unwrap_or_else(|| default.lock().unwrap().clone()).to_route(req)
             }
         });
         WebhookSink { script, default, requests, listener }
