@@ -404,10 +404,8 @@ pub fn validate(c: &Config) -> Vec<String> {
         errs.push(format!("redis.url = {:?}: {why}", secret::redact_url(&c.redis.url)));
     }
     if c.database.enabled {
-        if let Err(why) = check_url(&c.database.url, &["postgres", "postgresql"]) {
+        if let Err(why) = check_database_url(&c.database.url) {
             errs.push(format!("database.url = {:?}: {why}", secret::redact_url(&c.database.url)));
-        } else if let Err(e) = c.database.url.parse::<postgres::Config>() {
-            errs.push(format!("database.url = {:?}: {e}", secret::redact_url(&c.database.url)));
         }
         if c.database.query.trim().is_empty() {
             errs.push("database.query is empty: give a query such as \"SELECT 1\"".into());
@@ -494,6 +492,23 @@ pub fn validate(c: &Config) -> Vec<String> {
         errs.push("launchd.path is empty: give the PATH the agents run with".into());
     }
     errs
+}
+
+/// libpq-style URLs may leave the host out of the authority and name a
+/// socket folder with `?host=/tmp`, which a generic URL check would refuse.
+fn check_database_url(raw: &str) -> std::result::Result<(), String> {
+    if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
+        return Err("must start with postgresql:// (or postgres://)".into());
+    }
+    let cfg: postgres::Config =
+        raw.parse().map_err(|e: postgres::Error| format!("not a valid PostgreSQL URL ({e})"))?;
+    if cfg.get_hosts().is_empty() {
+        return Err(
+            "the URL names no host: add one (postgresql://user@127.0.0.1:5432/db) or a socket folder (?host=/tmp)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn check_url(raw: &str, schemes: &[&str]) -> std::result::Result<(), String> {

@@ -37,6 +37,7 @@ pub fn scrub(text: &str) -> String {
 pub fn url_secrets(raw: &str) -> Vec<String> {
     let mut out = Vec::new();
     let Ok(u) = url::Url::parse(raw) else {
+        out.extend(raw_password(raw).map(|(_, p)| p.to_string()));
         return out;
     };
     if let Some(p) = u.password() {
@@ -74,11 +75,29 @@ fn percent_decode(s: &str) -> std::result::Result<String, ()> {
     String::from_utf8(out).map_err(|_| ())
 }
 
+/// Finds `password` in `scheme://user:password@…` without parsing the URL:
+/// its byte offset and text.
+fn raw_password(raw: &str) -> Option<(usize, &str)> {
+    let start = raw.find("://")? + 3;
+    let rest = &raw[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let at = authority.rfind('@')?;
+    let colon = authority[..at].find(':')?;
+    let password = &authority[colon + 1..at];
+    (!password.is_empty()).then_some((start + colon + 1, password))
+}
+
 /// The URL with its password and webhook token replaced by `***`. Text that
 /// is not a URL comes back unchanged.
 pub fn redact_url(raw: &str) -> String {
     let Ok(mut u) = url::Url::parse(raw) else {
-        return raw.to_string();
+        // Not a URL the parser accepts (an empty host, say): still hide
+        // whatever sits where a password would.
+        return match raw_password(raw) {
+            Some((at, p)) => format!("{}***{}", &raw[..at], &raw[at + p.len()..]),
+            None => raw.to_string(),
+        };
     };
     if u.password().is_some() {
         let _ = u.set_password(Some("***"));
@@ -105,6 +124,8 @@ mod tests {
         );
         assert_eq!(redact_url("http://127.0.0.1:4000/api/health"), "http://127.0.0.1:4000/api/health");
         assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(redact_url("postgresql://u:secretpw@/db"), "postgresql://u:***@/db");
+        assert_eq!(url_secrets("postgresql://u:secretpw@/db"), vec!["secretpw".to_string()]);
     }
 
     #[test]

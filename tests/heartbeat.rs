@@ -503,3 +503,15 @@ fn usage_errors_exit_3_and_help_exits_0() {
     }
     ops(&root).arg("--version").run().expect_code(0);
 }
+
+#[test]
+fn a_config_error_never_shows_a_password() {
+    for url in ["postgresql://app:Pg-Secret-77@/db", "postgresql://app:Pg-Secret-77@127.0.0.1:notaport/db"] {
+        let run = config_error(&format!("[database]\nurl = \"{url}\"\n"));
+        assert!(run.stderr.contains("database.url"), "{run}");
+        assert!(run.stderr.contains("app:***@"), "{run}");
+        assert!(!run.output().contains("Pg-Secret-77"), "{run}");
+    }
+    let run = config_error("[redis]\nurl = \"redis://:Rd-Secret-77@127.0.0.1:6379\"\ntimeout_ms = 0\n");
+    assert!(!run.output().contains("Rd-Secret-77"), "{run}");
+}
