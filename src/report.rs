@@ -140,17 +140,23 @@ mod tests {
     }
 
     #[test]
-    fn a_broken_override_falls_back_to_the_builtin() {
+    fn an_override_wins_and_a_broken_one_falls_back_to_the_builtin() {
         let dir = std::env::temp_dir().join(format!("ops-atomic-tpl-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("discord_daily.md.tera"), "{% if %}").unwrap();
         let mut ctx = tera::Context::new();
-        ctx.insert("x", &1);
-        let r = render(&dir, "discord_daily.md", &ctx);
+        ctx.insert("lasted", "5 min");
+        ctx.insert("incident_since", "2025-10-27T17:00:00.000Z");
+        ctx.insert("report_name", "heartbeat_x.md");
+        ctx.insert("warnings", &Vec::<String>::new());
+
+        std::fs::write(dir.join("discord_recovery.md.tera"), "back after {{ lasted }}").unwrap();
+        let (text, problem) = render(&dir, "discord_recovery.md", &ctx).unwrap();
+        assert_eq!((text.as_str(), problem), ("back after 5 min", None));
+
+        std::fs::write(dir.join("discord_recovery.md.tera"), "{% if %}").unwrap();
+        let (text, problem) = render(&dir, "discord_recovery.md", &ctx).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
-        // The built-in may need more context; what matters is the problem is named.
-        if let Ok((_, problem)) = r {
-            assert!(problem.unwrap().contains("discord_daily.md.tera"));
-        }
+        assert!(text.contains("All critical checks pass again after **5 min**"), "{text}");
+        assert!(problem.unwrap().contains("discord_recovery.md.tera"));
     }
 }

@@ -515,3 +515,21 @@ fn a_config_error_never_shows_a_password() {
     let run = config_error("[redis]\nurl = \"redis://:Rd-Secret-77@127.0.0.1:6379\"\ntimeout_ms = 0\n");
     assert!(!run.output().contains("Rd-Secret-77"), "{run}");
 }
+
+#[test]
+fn templates_in_the_root_override_the_built_in_ones() {
+    let root = TestRoot::new();
+    root.write_config("[redis]\nenabled = false\n[database]\nenabled = false\n");
+    root.write("templates/heartbeat.md.tera", "CUSTOM {{ status }} {{ failures }}/{{ threshold }}\n");
+    let run = ops(&root).arg("heartbeat").run();
+    run.expect_code(0);
+    assert_eq!(root.latest_report("heartbeat"), "CUSTOM HEALTHY 0/3\n");
+
+    // A broken override is an ERROR, and the built-in template still writes the report.
+    root.write("templates/heartbeat.md.tera", "{% for %}");
+    let run = ops(&root).arg("heartbeat").run();
+    run.expect_code(0);
+    assert!(run.stdout.contains("[ERROR] template "), "{run}");
+    assert!(run.stdout.contains("templates/heartbeat.md.tera is broken"), "{run}");
+    assert!(root.latest_report("heartbeat").contains("**Status:** ✅ HEALTHY"));
+}
