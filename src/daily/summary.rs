@@ -1,0 +1,411 @@
+//! The last 24 hours of heartbeat history, summarised for the daily report.
+//!
+//! Pure: it sees only the history lines, the time of the daily run and the
+//! heartbeat interval, so every number in the report is unit-tested here.
+//! Times are UTC.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::checks::{CheckStatus, Kind};
+use crate::history::Line;
+
+/// The summary covers this many hours before the run.
+pub const WINDOW_HOURS: i64 = 24;
+
+/// A gap longer than this many intervals counts as missed heartbeats.
+const GAP_INTERVALS: i64 = 2;
+
+/// How many checks the "slowest" list shows.
+const SLOWEST: usize = 5;
+
+/// Timeline cells: one per hour, oldest first.
+pub const CELL_OK: char = '█';
+pub const CELL_SOME_FAILED: char = '▒';
+pub const CELL_ALL_FAILED: char = 'X';
+pub const CELL_NO_DATA: char = '·';
+
+/// What the daily report says about the last 24 hours.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub interval_s: u64,
+    /// Heartbeats recorded in the window.
+    pub runs_seen: usize,
+    /// Heartbeats the schedule asks for: 24 h / interval.
+    pub runs_expected: u64,
+    /// Heartbeats by overall status.
+    pub healthy: usize,
+    pub warnings: usize,
+    pub critical: usize,
+    /// Stretches without a heartbeat longer than two intervals.
+    pub gaps: Vec<Gap>,
+    /// Heartbeats missed in all gaps together.
+    pub missed: u64,
+    /// Per check, in the order the checks first appear.
+    pub checks: Vec<CheckStats>,
+    /// Alerts, reminders and recoveries, oldest first.
+    pub events: Vec<EventAt>,
+    pub alerts: usize,
+    pub reminders: usize,
+    pub recoveries: usize,
+    /// The checks with the highest maximum latency, slowest first.
+    pub slowest: Vec<Slow>,
+}
+
+/// A stretch without heartbeats: from the last run before it (or the window
+/// start) to the next run (or the daily run itself).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Gap {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub minutes: i64,
+    pub missed: u64,
+}
+
+/// One check over the window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckStats {
+    pub name: String,
+    pub kind: Kind,
+    /// Runs where the check ran (not skipped).
+    pub runs: usize,
+    /// Runs that were ok or warn.
+    pub up: usize,
+    pub failed: usize,
+    pub warned: usize,
+    /// `up / runs` as a percentage; `None` when the check never ran.
+    pub availability: Option<f64>,
+    /// 24 cells, one per hour, oldest left (see the `CELL_*` characters).
+    pub timeline: String,
+}
+
+impl CheckStats {
+    /// The availability with one decimal ("99.3%"), or "n/a".
+    pub fn availability_text(&self) -> String {
+        percent(self.availability)
+    }
+}
+
+/// The availability with one decimal ("99.3%"), or "n/a".
+pub fn percent(p: Option<f64>) -> String {
+    p.map_or_else(|| "n/a".to_string(), |p| format!("{p:.1}%"))
+}
+
+/// A notification a heartbeat decided on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EventAt {
+    pub ts: DateTime<Utc>,
+    pub kind: String,
+}
+
+/// Latency of one check over the window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Slow {
+    pub name: String,
+    pub p50_ms: u64,
+    pub max_ms: u64,
+    pub samples: usize,
+}
+
+/// Summarises the heartbeats in `(now - 24 h, now]`. `lines` may hold older
+/// lines and need not be sorted.
+pub fn summarise(lines: &[Line], now: DateTime<Utc>, interval_s: u64) -> Summary {
+    let interval_s = interval_s.max(1);
+    let start = now - Duration::hours(WINDOW_HOURS);
+    let mut window: Vec<&Line> = lines.iter().filter(|l| l.ts > start).collect();
+    window.sort_by_key(|l| l.ts);
+    let count = |s: &str| window.iter().filter(|l| l.status == s).count();
+    let gaps = gaps(&window, start, now, interval_s);
+    let events: Vec<EventAt> =
+        window.iter().flat_map(|l| l.events.iter().map(|e| EventAt { ts: l.ts, kind: e.clone() })).collect();
+    let count_events = |k: &str| events.iter().filter(|e| e.kind == k).count();
+    let checks = check_stats(&window, start);
+    Summary {
+        window_start: start,
+        window_end: now,
+        interval_s,
+        runs_seen: window.len(),
+        runs_expected: (WINDOW_HOURS as u64 * 3600) / interval_s,
+        healthy: count("HEALTHY"),
+        warnings: count("WARNINGS"),
+        critical: count("CRITICAL"),
+        missed: gaps.iter().map(|g| g.missed).sum(),
+        gaps,
+        alerts: count_events("alert"),
+        reminders: count_events("reminder"),
+        recoveries: count_events("recovery"),
+        events,
+        slowest: slowest(&window),
+        checks,
+    }
+}
+
+/// Gaps longer than two intervals. Between two runs, the heartbeats missed
+/// are those that would have fitted in between; at the window's edges (no
+/// run on one side), those the schedule would have started by then.
+fn gaps(window: &[&Line], start: DateTime<Utc>, now: DateTime<Utc>, interval_s: u64) -> Vec<Gap> {
+    let interval = interval_s as i64;
+    let mut points: Vec<(DateTime<Utc>, bool)> = vec![(start, false)];
+    points.extend(window.iter().map(|l| (l.ts, true)));
+    points.push((now, false));
+    let mut out = Vec::new();
+    for pair in points.windows(2) {
+        let ((from, from_run), (to, to_run)) = (pair[0], pair[1]);
+        let secs = (to - from).num_seconds();
+        if secs <= GAP_INTERVALS * interval {
+            continue;
+        }
+        let missed = if from_run && to_run {
+            // Round, so a heartbeat that ran a little late is not counted.
+            ((secs + interval / 2) / interval - 1) as u64
+        } else {
+            (secs / interval) as u64
+        };
+        out.push(Gap { from, to, minutes: secs / 60, missed });
+    }
+    out
+}
+
+/// Availability and the hourly timeline of every check, by name.
+fn check_stats(window: &[&Line], start: DateTime<Utc>) -> Vec<CheckStats> {
+    struct Acc {
+        kind: Kind,
+        runs: usize,
+        failed: usize,
+        warned: usize,
+        /// Per hour: (ran, failed).
+        hours: [(u32, u32); WINDOW_HOURS as usize],
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut by_name: HashMap<String, Acc> = HashMap::new();
+    for line in window {
+        let hour = ((line.ts - start).num_seconds() / 3600).clamp(0, WINDOW_HOURS - 1) as usize;
+        for c in &line.checks {
+            if c.status == CheckStatus::Skipped {
+                continue;
+            }
+            let acc = by_name.entry(c.name.clone()).or_insert_with(|| {
+                order.push(c.name.clone());
+                Acc { kind: c.kind, runs: 0, failed: 0, warned: 0, hours: [(0, 0); WINDOW_HOURS as usize] }
+            });
+            acc.runs += 1;
+            acc.hours[hour].0 += 1;
+            match c.status {
+                CheckStatus::Fail => {
+                    acc.failed += 1;
+                    acc.hours[hour].1 += 1;
+                }
+                CheckStatus::Warn => acc.warned += 1,
+                CheckStatus::Ok | CheckStatus::Skipped => {}
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|name| {
+            let acc = by_name.remove(&name)?;
+            let up = acc.runs - acc.failed;
+            Some(CheckStats {
+                availability: (acc.runs > 0).then(|| up as f64 * 100.0 / acc.runs as f64),
+                timeline: acc.hours.iter().map(|&(ran, failed)| cell(ran, failed)).collect(),
+                name,
+                kind: acc.kind,
+                runs: acc.runs,
+                up,
+                failed: acc.failed,
+                warned: acc.warned,
+            })
+        })
+        .collect()
+}
+
+/// One hour of one check.
+pub fn cell(ran: u32, failed: u32) -> char {
+    match (ran, failed) {
+        (0, _) => CELL_NO_DATA,
+        (_, 0) => CELL_OK,
+        (r, f) if f >= r => CELL_ALL_FAILED,
+        _ => CELL_SOME_FAILED,
+    }
+}
+
+/// The checks with the highest maximum latency (skipped runs left out).
+fn slowest(window: &[&Line]) -> Vec<Slow> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut latencies: HashMap<&str, Vec<u64>> = HashMap::new();
+    for line in window {
+        for c in line.checks.iter().filter(|c| c.status != CheckStatus::Skipped) {
+            latencies
+                .entry(&c.name)
+                .or_insert_with(|| {
+                    order.push(&c.name);
+                    Vec::new()
+                })
+                .push(c.latency_ms);
+        }
+    }
+    let mut out: Vec<Slow> = order
+        .into_iter()
+        .filter_map(|name| {
+            let mut v = latencies.remove(name)?;
+            v.sort_unstable();
+            // Nearest-rank median.
+            let p50 = v[(v.len() - 1) / 2];
+            Some(Slow { name: name.to_string(), p50_ms: p50, max_ms: *v.last()?, samples: v.len() })
+        })
+        .collect();
+    out.sort_by_key(|s| std::cmp::Reverse(s.max_ms));
+    out.truncate(SLOWEST);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::CheckLine;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2025-10-28T02:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn check(name: &str, status: CheckStatus, latency_ms: u64) -> CheckLine {
+        CheckLine { name: name.into(), kind: Kind::Redis, status, latency_ms, message: String::new() }
+    }
+
+    /// A heartbeat `mins_ago` minutes before `now()`.
+    fn line(mins_ago: i64, checks: Vec<CheckLine>, events: &[&str]) -> Line {
+        let failed = checks.iter().any(|c| c.status == CheckStatus::Fail);
+        Line {
+            ts: now() - Duration::minutes(mins_ago),
+            status: if failed { "CRITICAL" } else { "HEALTHY" }.into(),
+            duration_ms: 5,
+            checks,
+            events: events.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    /// A day every 5 minutes (1 to 1436 minutes ago): Redis down 101..=136
+    /// minutes ago (8 runs) with an alert and a recovery; none 601..=656 min ago.
+    fn day() -> Vec<Line> {
+        let mut out = Vec::new();
+        for m in (1..1440).step_by(5) {
+            if (600..=660).contains(&m) {
+                continue;
+            }
+            let down = (100..=140).contains(&m);
+            let redis = check("Redis", if down { CheckStatus::Fail } else { CheckStatus::Ok }, m as u64 % 7);
+            let db = check("Database", CheckStatus::Ok, 20);
+            let events: &[&str] = match m {
+                131 => &["alert"],
+                96 => &["recovery"],
+                _ => &[],
+            };
+            out.push(line(m, vec![redis, db], events));
+        }
+        out
+    }
+
+    #[test]
+    fn counts_runs_against_the_schedule() {
+        let s = summarise(&day(), now(), 300);
+        assert_eq!(s.runs_expected, 288);
+        // 288 slots, 12 left out (601, 606, ..., 656).
+        assert_eq!(s.runs_seen, 276);
+        assert_eq!(s.critical, 8);
+        assert_eq!(s.healthy, 268);
+    }
+
+    #[test]
+    fn a_gap_is_found_with_its_times_and_missed_runs() {
+        let s = summarise(&day(), now(), 300);
+        assert_eq!(s.gaps.len(), 1, "{:?}", s.gaps);
+        let g = &s.gaps[0];
+        assert_eq!(g.from, now() - Duration::minutes(661));
+        assert_eq!(g.to, now() - Duration::minutes(596));
+        assert_eq!(g.minutes, 65);
+        assert_eq!(g.missed, 12);
+        assert_eq!(s.missed, 12);
+    }
+
+    #[test]
+    fn availability_counts_ok_and_warn_over_runs_that_ran() {
+        let mut lines = day();
+        lines[0].checks[1].status = CheckStatus::Warn;
+        lines[1].checks[1].status = CheckStatus::Skipped;
+        let s = summarise(&lines, now(), 300);
+        let redis = &s.checks[0];
+        assert_eq!((redis.name.as_str(), redis.runs, redis.failed), ("Redis", 276, 8));
+        assert_eq!(redis.availability_text(), "97.1%");
+        let db = &s.checks[1];
+        assert_eq!((db.runs, db.warned, db.availability_text()), (275, 1, "100.0%".to_string()));
+    }
+
+    #[test]
+    fn alerts_and_recoveries_are_counted_from_events() {
+        let s = summarise(&day(), now(), 300);
+        assert_eq!((s.alerts, s.recoveries, s.reminders), (1, 1, 0));
+        assert_eq!(s.events[0].kind, "alert");
+        assert_eq!(s.events[0].ts, now() - Duration::minutes(131));
+    }
+
+    #[test]
+    fn the_timeline_has_one_cell_per_hour() {
+        let s = summarise(&day(), now(), 300);
+        let redis: Vec<char> = s.checks[0].timeline.chars().collect();
+        assert_eq!(redis.len(), 24);
+        // Hour 13 of the window is 660 to 600 minutes ago: no heartbeat at all.
+        assert_eq!(redis[13], CELL_NO_DATA);
+        // Down 101..=136 min ago: hour 21 (180..120 ago) and hour 22 (120..60 ago) in part.
+        assert_eq!(redis[21], CELL_SOME_FAILED);
+        assert_eq!(redis[22], CELL_SOME_FAILED);
+        assert_eq!(redis[0], CELL_OK);
+        assert_eq!(redis[23], CELL_OK);
+    }
+
+    #[test]
+    fn an_hour_of_failures_is_all_failed() {
+        let lines: Vec<Line> =
+            (1..60).step_by(5).map(|m| line(m, vec![check("Redis", CheckStatus::Fail, 1)], &[])).collect();
+        let s = summarise(&lines, now(), 300);
+        assert!(s.checks[0].timeline.ends_with(CELL_ALL_FAILED));
+        assert_eq!(s.checks[0].availability_text(), "0.0%");
+    }
+
+    #[test]
+    fn no_history_is_one_gap_over_the_whole_window() {
+        let s = summarise(&[], now(), 300);
+        assert_eq!(s.runs_seen, 0);
+        assert_eq!(s.gaps.len(), 1);
+        assert_eq!(s.missed, 288);
+        assert!(s.checks.is_empty());
+    }
+
+    #[test]
+    fn older_lines_and_a_late_last_run_are_handled() {
+        let mut lines = vec![line(2000, vec![], &[])];
+        lines.extend((30..1440).step_by(5).map(|m| line(m, vec![], &[])));
+        let s = summarise(&lines, now(), 300);
+        assert_eq!(s.runs_seen, 282);
+        // The last heartbeat was 30 min ago: 6 runs should have happened since.
+        let last = s.gaps.last().unwrap();
+        assert_eq!((last.to, last.missed), (now(), 6));
+    }
+
+    #[test]
+    fn slowest_checks_have_median_and_max() {
+        let lines: Vec<Line> = [10, 30, 20, 400]
+            .iter()
+            .enumerate()
+            .map(|(i, &ms)| {
+                line(i as i64 * 5 + 1, vec![check("API", CheckStatus::Ok, ms), check("Redis", CheckStatus::Ok, 1)], &[])
+            })
+            .collect();
+        let s = summarise(&lines, now(), 300);
+        assert_eq!(s.slowest[0], Slow { name: "API".into(), p50_ms: 20, max_ms: 400, samples: 4 });
+        assert_eq!(s.slowest[1].name, "Redis");
+    }
+}
