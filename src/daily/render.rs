@@ -122,6 +122,7 @@ struct EventRow {
 struct HistoryView {
     window: String,
     interval: String,
+    since: String,
     runs_seen: usize,
     runs_expected: u64,
     healthy: usize,
@@ -143,6 +144,7 @@ fn history_view(s: &Summary) -> HistoryView {
     HistoryView {
         window: format!("{} → {} UTC", minute(s.window_start), minute(s.window_end)),
         interval: crate::alert::human_duration(chrono::Duration::seconds(s.interval_s as i64)),
+        since: s.history_since.map(minute).unwrap_or_default(),
         runs_seen: s.runs_seen,
         runs_expected: s.runs_expected,
         healthy: s.healthy,

@@ -33,6 +33,9 @@ pub struct Summary {
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     pub interval_s: u64,
+    /// When the history begins, if that is inside the window (a new
+    /// install): heartbeats are expected from then on, not before.
+    pub history_since: Option<DateTime<Utc>>,
     /// Heartbeats recorded in the window.
     pub runs_seen: usize,
     /// Heartbeats the schedule asks for: 24 h / interval.
@@ -119,7 +122,17 @@ pub fn summarise(lines: &[Line], now: DateTime<Utc>, interval_s: u64) -> Summary
     let mut window: Vec<&Line> = lines.iter().filter(|l| l.ts > start).collect();
     window.sort_by_key(|l| l.ts);
     let count = |s: &str| window.iter().filter(|l| l.status == s).count();
-    let gaps = gaps(&window, start, now, interval_s);
+    // A history that begins inside the window is a new install: the time
+    // before its first heartbeat is not "missed". No history at all is
+    // still a whole day missed, since that is what a broken agent looks like.
+    let grace = Duration::seconds(GAP_INTERVALS * interval_s as i64);
+    let history_since = lines.iter().map(|l| l.ts).min().filter(|first| *first > start + grace);
+    let expected_from = history_since.unwrap_or(start);
+    let runs_expected = match history_since {
+        Some(first) => ((now - first).num_seconds().max(0) as u64) / interval_s + 1,
+        None => (WINDOW_HOURS as u64 * 3600) / interval_s,
+    };
+    let gaps = gaps(&window, expected_from, now, interval_s);
     let events: Vec<EventAt> =
         window.iter().flat_map(|l| l.events.iter().map(|e| EventAt { ts: l.ts, kind: e.clone() })).collect();
     let count_events = |k: &str| events.iter().filter(|e| e.kind == k).count();
@@ -128,8 +141,9 @@ pub fn summarise(lines: &[Line], now: DateTime<Utc>, interval_s: u64) -> Summary
         window_start: start,
         window_end: now,
         interval_s,
+        history_since,
         runs_seen: window.len(),
-        runs_expected: (WINDOW_HOURS as u64 * 3600) / interval_s,
+        runs_expected,
         healthy: count("HEALTHY"),
         warnings: count("WARNINGS"),
         critical: count("CRITICAL"),
@@ -307,6 +321,23 @@ mod tests {
             out.push(line(m, vec![redis, db], events));
         }
         out
+    }
+
+    #[test]
+    fn a_new_install_expects_heartbeats_only_since_its_first_one() {
+        let lines: Vec<Line> = [60, 55, 50, 30].iter().map(|m| line(*m, vec![], &[])).collect();
+        let s = summarise(&lines, now(), 300);
+        assert_eq!(s.history_since, Some(now() - Duration::minutes(60)));
+        assert_eq!(s.runs_expected, 13);
+        assert_eq!(s.runs_seen, 4);
+        // 50 -> 30 minutes ago is a gap; the 23 hours before the first run are not.
+        assert_eq!(s.gaps.len(), 2, "{:?}", s.gaps);
+        assert_eq!(s.gaps[0].from, now() - Duration::minutes(50));
+        assert_eq!(s.gaps[0].missed, 3);
+        assert_eq!(s.gaps[1].missed, 6);
+
+        let none = summarise(&[], now(), 300);
+        assert_eq!((none.history_since, none.runs_expected, none.missed), (None, 288, 288));
     }
 
     #[test]
