@@ -4,3 +4,10 @@
 pub mod agents;
 pub mod launchctl;
 pub mod plist;
+pub mod status;
+
+/// Prints a line on stdout; a closed stdout (piped into `head`) is not a panic.
+pub(crate) fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}

@@ -1,0 +1,596 @@
+//! `status`: the agents, the state, the latest reports, the logs and an
+//! error summary, as text readable at a glance or as one JSON document.
+//!
+//! Everything is gathered into [`Status`] first, then rendered, so the text
+//! and the JSON always say the same thing. `status` reports what it can: a
+//! missing launchctl, state file or log is shown as such, never an error.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+
+use crate::app::Ctx;
+use crate::cli::{Agent, StatusArgs};
+use crate::config::Source;
+use crate::exit::Result;
+use crate::fail;
+use crate::launchd::agents::{self, AgentDef};
+use crate::launchd::launchctl::{self, Launchctl, Probe};
+use crate::launchd::{plist, say};
+use crate::secret::scrub;
+
+/// How many reports of each kind, log lines and error lines are shown.
+const REPORTS_SHOWN: usize = 5;
+const LOG_LINES: usize = 5;
+const ERR_LINES: usize = 3;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub root: String,
+    pub config: String,
+    pub generated_at: String,
+    pub launchctl: LaunchctlInfo,
+    pub agents_dir: Option<String>,
+    pub agents: Vec<AgentStatus>,
+    pub state: StateStatus,
+    pub reports: Vec<ReportEntry>,
+    pub logs: Vec<LogTail>,
+    pub errors: Vec<ErrSummary>,
+    /// Problems that kept a part from being shown.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LaunchctlInfo {
+    pub available: bool,
+    pub program: Option<String>,
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentStatus {
+    pub agent: &'static str,
+    pub label: String,
+    pub command: &'static str,
+    pub schedule: String,
+    pub interval_s: Option<u64>,
+    pub installed: bool,
+    pub installed_path: Option<String>,
+    /// `None` when launchctl is not available or did not answer.
+    pub loaded: Option<bool>,
+    pub launchctl_error: Option<String>,
+    pub running: Option<bool>,
+    pub pid: Option<u32>,
+    pub runs: Option<u64>,
+    pub last_exit: Option<i32>,
+    pub last_exit_meaning: Option<String>,
+    /// The installed plist differs from what `enable` would write now;
+    /// `None` when not installed or it could not be compared.
+    pub stale: Option<bool>,
+    pub stale_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StateStatus {
+    pub file: String,
+    pub exists: bool,
+    pub readable: bool,
+    pub runs: u64,
+    pub consecutive_failures: u32,
+    pub alert_threshold: u32,
+    pub alert_active: bool,
+    pub first_failure_at: Option<String>,
+    pub pending_notifications: usize,
+    pub last_delivery_error: Option<String>,
+    pub last_status: Option<String>,
+    pub last_run_at: Option<String>,
+    pub last_run_age_s: Option<i64>,
+    pub never_ran: bool,
+    /// The last heartbeat is older than `stale_after_s` (3 intervals).
+    pub stale: bool,
+    pub stale_after_s: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportEntry {
+    pub kind: &'static str,
+    pub name: String,
+    pub path: String,
+    pub status: Option<String>,
+    pub age_s: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogTail {
+    pub path: String,
+    pub exists: bool,
+    pub bytes: u64,
+    pub last_lines: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrSummary {
+    pub path: String,
+    pub exists: bool,
+    pub lines: usize,
+    pub last_lines: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<u8> {
+    crate::log::quiet(true);
+    // The JSON document owns stdout.
+    crate::log::to_stderr(args.json);
+    let status = gather(ctx, args);
+    if args.json {
+        let text =
+            serde_json::to_string_pretty(&status).map_err(|e| fail!("could not encode the status as JSON: {e}"))?;
+        say(&scrub(&text));
+    } else {
+        say(scrub(&render(&status)).trim_end());
+    }
+    Ok(0)
+}
+
+fn gather(ctx: &Ctx, args: &StatusArgs) -> Status {
+    let mut notes = Vec::new();
+    let dir = agents::agents_dir(&args.agents).map_err(|e| notes.push(e.0)).ok();
+    let lc = Launchctl::detect();
+    let agents = [Agent::Monitor, Agent::Daily]
+        .into_iter()
+        .map(|a| agent_status(ctx, &AgentDef::new(ctx, a), dir.as_deref(), lc.as_ref()))
+        .collect();
+    Status {
+        root: ctx.paths.root.display().to_string(),
+        config: config_source(ctx),
+        generated_at: crate::log::timestamp(Utc::now()),
+        launchctl: LaunchctlInfo {
+            available: lc.is_some(),
+            program: lc.as_ref().map(|l| l.program().display().to_string()),
+            domain: lc.as_ref().map(Launchctl::domain),
+        },
+        agents_dir: dir.map(|d| d.display().to_string()),
+        agents,
+        state: state_status(ctx),
+        reports: latest_reports(ctx),
+        logs: log_tails(ctx),
+        errors: err_summaries(ctx),
+        notes,
+    }
+}
+
+fn config_source(ctx: &Ctx) -> String {
+    match &ctx.loaded.source {
+        Source::Defaults(p) => format!("defaults (no {})", p.display()),
+        Source::File { path, .. } => path.display().to_string(),
+    }
+}
+
+/// One agent as launchd and the agents folder see it.
+pub fn agent_status(ctx: &Ctx, def: &AgentDef, dir: Option<&Path>, lc: Option<&Launchctl>) -> AgentStatus {
+    let installed_path = dir.map(|d| d.join(def.file_name()));
+    let installed = installed_path.as_ref().is_some_and(|p| p.is_file());
+    let mut s = AgentStatus {
+        agent: def.name,
+        label: def.label.clone(),
+        command: def.subcommand,
+        schedule: def.schedule.describe(),
+        interval_s: match def.schedule {
+            plist::Schedule::Every(n) => Some(n),
+            plist::Schedule::Daily { .. } => None,
+        },
+        installed,
+        installed_path: installed_path.as_ref().map(|p| p.display().to_string()),
+        loaded: None,
+        launchctl_error: None,
+        running: None,
+        pid: None,
+        runs: None,
+        last_exit: None,
+        last_exit_meaning: None,
+        stale: None,
+        stale_reason: None,
+    };
+    if let (true, Some(p)) = (installed, &installed_path) {
+        let (stale, reason) = staleness(ctx, def, p);
+        s.stale = stale;
+        s.stale_reason = reason;
+    }
+    match lc.map(|lc| (lc, lc.probe(&def.label))) {
+        None => s.launchctl_error = Some("launchctl not available".into()),
+        Some((lc, Err(e))) => s.launchctl_error = Some(e.explain(def.name, &lc.target(&def.label))),
+        Some((_, Ok(Probe::NotLoaded))) => s.loaded = Some(false),
+        Some((_, Ok(Probe::Loaded(job)))) => {
+            s.loaded = Some(true);
+            s.running = job.state.as_deref().map(|st| st == "running").or(Some(job.pid.is_some()));
+            s.pid = job.pid;
+            s.runs = job.runs;
+            if job.runs == Some(0) {
+                // launchd reports 0 (or "never exited") for a job that has not run.
+                s.last_exit_meaning = Some("has not run since it was loaded".into());
+            } else {
+                s.last_exit = job.last_exit;
+                s.last_exit_meaning = job.last_exit.map(|c| launchctl::describe_agent_exit(c, def.is_daily()));
+            }
+        }
+    }
+    s
+}
+
+/// Compares the installed plist with what `enable` would write now, as
+/// parsed values (formatting and key order do not count).
+fn staleness(ctx: &Ctx, def: &AgentDef, installed: &Path) -> (Option<bool>, Option<String>) {
+    let expected = match agents::spec(ctx, def) {
+        Ok(spec) => plist::build(&spec),
+        Err(e) => return (None, Some(format!("cannot build the expected plist: {}", e.0))),
+    };
+    let actual = match plist::read(installed) {
+        Ok(v) => v,
+        Err(e) => return (Some(true), Some(e.0)),
+    };
+    if actual == expected {
+        return (Some(false), None);
+    }
+    let (Some(a), Some(b)) = (actual.as_dictionary(), expected.as_dictionary()) else {
+        return (Some(true), Some("the installed plist is not a dictionary".into()));
+    };
+    let mut keys: Vec<&str> = a.keys().chain(b.keys()).map(String::as_str).filter(|k| a.get(k) != b.get(k)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    (
+        Some(true),
+        Some(format!(
+            "differs from what `enable` would write now ({}): run `ops-atomic enable {}`",
+            keys.join(", "),
+            def.name
+        )),
+    )
+}
+
+fn state_status(ctx: &Ctx) -> StateStatus {
+    let file = ctx.paths.state_file();
+    let exists = file.is_file();
+    let state = crate::state::peek(&ctx.paths);
+    let interval = ctx.config.launchd.interval_s;
+    let stale_after_s = interval.saturating_mul(3);
+    let s = state.clone().unwrap_or_default();
+    let age = s.last_run_at.map(|t| (Utc::now() - t).num_seconds());
+    StateStatus {
+        file: file.display().to_string(),
+        exists,
+        readable: state.is_some(),
+        runs: s.runs,
+        consecutive_failures: s.consecutive_failures,
+        alert_threshold: ctx.config.monitor.alert_threshold,
+        alert_active: s.alert_active,
+        first_failure_at: s.first_failure_at.map(crate::log::timestamp),
+        pending_notifications: s.pending_notifications.len(),
+        last_delivery_error: s.last_delivery_error.as_deref().map(scrub),
+        last_status: s.last_status.clone(),
+        last_run_at: s.last_run_at.map(crate::log::timestamp),
+        last_run_age_s: age,
+        never_ran: s.last_run_at.is_none(),
+        stale: age.is_some_and(|a| a > stale_after_s as i64),
+        stale_after_s,
+    }
+}
+
+/// The newest heartbeat and daily reports, with the status of each.
+fn latest_reports(ctx: &Ctx) -> Vec<ReportEntry> {
+    let dir = ctx.paths.reports_dir();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".md"))
+        .collect();
+    // The UTC timestamp in the name sorts in time order ("." before "_1").
+    names.sort();
+    let mut out = Vec::new();
+    for kind in ["heartbeat", "daily"] {
+        let prefix = format!("{kind}_");
+        let of_kind: Vec<&String> = names.iter().filter(|n| n.starts_with(&prefix)).collect();
+        let start = of_kind.len().saturating_sub(REPORTS_SHOWN);
+        for name in of_kind[start..].iter().rev() {
+            let path = dir.join(name);
+            out.push(ReportEntry {
+                kind,
+                status: report_status(&path),
+                age_s: name_time(name).map(|t| (Utc::now() - t).num_seconds()),
+                name: (*name).clone(),
+                path: path.display().to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// `HEALTHY` / `WARNINGS` / `CRITICAL` from the report's `**Status:**` line.
+fn report_status(path: &Path) -> Option<String> {
+    let head = read_head(path, 4096)?;
+    let line = head.lines().find(|l| l.starts_with("**Status:**"))?;
+    line.split_whitespace().find(|w| matches!(*w, "HEALTHY" | "WARNINGS" | "CRITICAL")).map(str::to_string)
+}
+
+/// The UTC time in `<kind>_YYYY-MM-DD_HH-MM-SS[_N].md`.
+fn name_time(name: &str) -> Option<DateTime<Utc>> {
+    let (_, rest) = name.split_once('_')?;
+    let stamp = rest.get(..19)?;
+    NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S").ok().map(|t| t.and_utc())
+}
+
+fn read_head(path: &Path, max: u64) -> Option<String> {
+    let mut buf = Vec::new();
+    std::fs::File::open(path).ok()?.take(max).read_to_end(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// The end of a file (at most `max` bytes), without reading a 10 MB log whole.
+fn read_tail(path: &Path, max: u64) -> Option<(u64, String)> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    if len > max {
+        // Drop the partial first line.
+        text = text.split_once('\n').map(|(_, t)| t.to_string()).unwrap_or_default();
+    }
+    Some((len, text))
+}
+
+fn last_lines(text: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| scrub(l)).collect()
+}
+
+fn log_files(ctx: &Ctx) -> [(PathBuf, PathBuf); 2] {
+    [ctx.paths.agent_logs(false), ctx.paths.agent_logs(true)]
+}
+
+fn log_tails(ctx: &Ctx) -> Vec<LogTail> {
+    log_files(ctx)
+        .into_iter()
+        .map(|(log, _)| {
+            let tail = read_tail(&log, 16 * 1024);
+            LogTail {
+                path: log.display().to_string(),
+                exists: tail.is_some(),
+                bytes: tail.as_ref().map_or(0, |t| t.0),
+                last_lines: tail.map(|t| last_lines(&t.1, LOG_LINES)).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+fn err_summaries(ctx: &Ctx) -> Vec<ErrSummary> {
+    log_files(ctx)
+        .into_iter()
+        .map(|(_, err)| {
+            let lines = count_lines(&err);
+            let tail = read_tail(&err, 16 * 1024);
+            ErrSummary {
+                path: err.display().to_string(),
+                exists: tail.is_some(),
+                lines: lines.unwrap_or(0),
+                last_lines: tail.map(|t| last_lines(&t.1, ERR_LINES)).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+fn count_lines(path: &Path) -> Option<usize> {
+    use std::io::BufRead;
+    let f = std::fs::File::open(path).ok()?;
+    Some(
+        std::io::BufReader::new(f)
+            .split(b'\n')
+            .map_while(|l| l.ok())
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .count(),
+    )
+}
+
+/// "42 s", "5 min", "3 h 10 min", "2 d 4 h".
+pub fn human_age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=5399 => format!("{} min", (s + 30) / 60),
+        5400..=172_799 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+fn status_emoji(status: Option<&str>) -> &'static str {
+    match status {
+        Some("HEALTHY") => "✅",
+        Some("WARNINGS") => "⚠️ ",
+        Some("CRITICAL") => "❌",
+        _ => "❔",
+    }
+}
+
+fn render(s: &Status) -> String {
+    let mut out = format!("ops-atomic status — root {}\nconfig: {}\n\n", s.root, s.config);
+    out += &render_agents(&s.agents);
+    out += &render_state(&s.state);
+    out += &render_reports(&s.reports);
+    out += &render_logs(&s.logs, &s.errors);
+    for n in &s.notes {
+        out += &format!("\n⚠️  {n}\n");
+    }
+    out
+}
+
+/// The agents section (also printed at the end of `enable`).
+pub fn render_agents(agents: &[AgentStatus]) -> String {
+    let mut out = String::from("LaunchAgents\n");
+    for a in agents {
+        out += &render_agent(a);
+    }
+    out
+}
+
+fn render_agent(a: &AgentStatus) -> String {
+    let healthy = a.installed && a.loaded == Some(true) && a.stale != Some(true);
+    let absent = !a.installed && a.loaded != Some(true);
+    let emoji = if healthy {
+        "✅"
+    } else if absent {
+        "❌"
+    } else {
+        "⚠️ "
+    };
+    let mut out = format!("  {emoji} {} ({}) — {}\n", a.agent, a.label, a.schedule);
+    let row = |k: &str, v: &str| format!("       {k:<10} {v}\n");
+    out += &row(
+        "installed",
+        &match (&a.installed_path, a.installed) {
+            (Some(p), true) => format!("✅ {p}"),
+            (Some(p), false) => format!("❌ no: {p} is missing (run `ops-atomic enable {}`)", a.agent),
+            (None, _) => "❔ unknown (no agents folder)".into(),
+        },
+    );
+    let loaded = match (a.loaded, &a.launchctl_error) {
+        (_, Some(e)) => format!("❔ {e}"),
+        (Some(true), _) => match (a.running, a.pid) {
+            (_, Some(pid)) => format!("✅ loaded, running (PID {pid})"),
+            _ => "✅ loaded, not running (waiting for its schedule)".into(),
+        },
+        (Some(false), _) => "❌ not loaded".into(),
+        (None, None) => "❔ unknown".into(),
+    };
+    out += &row("launchd", &loaded);
+    match (a.last_exit, &a.last_exit_meaning) {
+        (Some(code), Some(meaning)) => {
+            let e = match code {
+                0 => "✅",
+                1 => "⚠️ ",
+                _ => "❌",
+            };
+            out += &row("last exit", &format!("{e} {code}: {meaning}"));
+        }
+        (None, Some(meaning)) => out += &row("last exit", &format!("➖ {meaning}")),
+        _ => {}
+    }
+    match (a.stale, &a.stale_reason) {
+        (Some(false), _) => out += &row("plist", "✅ up to date"),
+        (Some(true), r) => out += &row("plist", &format!("⚠️  stale: {}", r.as_deref().unwrap_or(""))),
+        (None, Some(r)) => out += &row("plist", &format!("❔ {r}")),
+        (None, None) => {}
+    }
+    out
+}
+
+fn render_state(s: &StateStatus) -> String {
+    let mut out = String::from("\nState\n");
+    if !s.exists {
+        return out + "  ➖ no state file yet: the heartbeat never ran\n";
+    }
+    if !s.readable {
+        return out + &format!("  ⚠️  {} does not parse; the next heartbeat moves it aside\n", s.file);
+    }
+    let fail_emoji = if s.consecutive_failures == 0 { "✅" } else { "⚠️ " };
+    out += &format!("  {fail_emoji} failures   {}/{} consecutive\n", s.consecutive_failures, s.alert_threshold);
+    out += &match (&s.alert_active, &s.first_failure_at) {
+        (true, Some(t)) => format!("  🔔 alert      active since {t}\n"),
+        (true, None) => "  🔔 alert      active\n".into(),
+        (false, _) => "  ✅ alert      none active\n".into(),
+    };
+    out += &match (s.pending_notifications, &s.last_delivery_error) {
+        (0, _) => "  ✅ pending    no undelivered notifications\n".into(),
+        (n, Some(e)) => format!("  ⚠️  pending    {n} undelivered (last error: {e})\n"),
+        (n, None) => format!("  ⚠️  pending    {n} undelivered\n"),
+    };
+    out += &match (&s.last_run_at, s.last_run_age_s) {
+        (Some(t), Some(age)) if s.stale => format!(
+            "  ⚠️  last run   {} at {t}, {} ago — STALE: older than 3 intervals ({}); launchd skips runs while the Mac sleeps, or the agent is not running\n",
+            s.last_status.as_deref().unwrap_or("?"),
+            human_age(age),
+            human_age(s.stale_after_s as i64)
+        ),
+        (Some(t), Some(age)) => format!(
+            "  {} last run   {} at {t}, {} ago ({} runs)\n",
+            status_emoji(s.last_status.as_deref()),
+            s.last_status.as_deref().unwrap_or("?"),
+            human_age(age),
+            s.runs
+        ),
+        _ => "  ➖ last run   never ran\n".into(),
+    };
+    out
+}
+
+fn render_reports(reports: &[ReportEntry]) -> String {
+    let mut out = String::from("\nLatest reports\n");
+    if reports.is_empty() {
+        return out + "  ➖ none yet\n";
+    }
+    for r in reports {
+        let age = r.age_s.map(|a| format!(" ({} ago)", human_age(a))).unwrap_or_default();
+        out += &format!(
+            "  {} {:<9} {}{age}\n",
+            status_emoji(r.status.as_deref()),
+            r.status.as_deref().unwrap_or("?"),
+            r.name
+        );
+    }
+    out
+}
+
+fn render_logs(logs: &[LogTail], errors: &[ErrSummary]) -> String {
+    let mut out = String::from("\nLogs\n");
+    for l in logs {
+        if !l.exists {
+            out += &format!("  ➖ {}: not written yet\n", l.path);
+            continue;
+        }
+        out += &format!("  {} (last {} lines)\n", l.path, l.last_lines.len());
+        for line in &l.last_lines {
+            out += &format!("      {line}\n");
+        }
+    }
+    out += "\nErrors\n";
+    for e in errors {
+        if e.lines == 0 {
+            let what = if e.exists { "empty" } else { "no errors (not written yet)" };
+            out += &format!("  ✅ {}: {what}\n", e.path);
+            continue;
+        }
+        let plural = if e.lines == 1 { "" } else { "s" };
+        out += &format!("  ⚠️  {}: {} line{plural}; the last:\n", e.path, e.lines);
+        for line in &e.last_lines {
+            out += &format!("      {line}\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_carry_their_time() {
+        let t = name_time("heartbeat_2025-10-27_17-52-09_1.md").unwrap();
+        assert_eq!(crate::log::timestamp(t), "2025-10-27T17:52:09.000Z");
+        assert!(name_time("daily_garbage.md").is_none());
+    }
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(human_age(42), "42 s");
+        assert_eq!(human_age(300), "5 min");
+        assert_eq!(human_age(3 * 3600 + 600), "3 h 10 min");
+        assert_eq!(human_age(2 * 86_400 + 4 * 3600), "2 d 4 h");
+    }
+
+    #[test]
+    fn last_lines_skip_blanks() {
+        assert_eq!(last_lines("a\n\nb\nc\n\n", 2), vec!["b", "c"]);
+    }
+}
