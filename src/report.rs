@@ -105,6 +105,14 @@ pub fn reserve(dir: &Path, prefix: &str, now: DateTime<Utc>) -> Reserved {
     Reserved { path: first, problem: Some("10000 reports already exist for this second".into()) }
 }
 
+/// The UTC time in a report's name (`<prefix>_YYYY-MM-DD_HH-MM-SS[_N].md`),
+/// as [`reserve`] writes it.
+pub fn name_time(name: &str) -> Option<DateTime<Utc>> {
+    let (_, rest) = name.split_once('_')?;
+    let stamp = rest.get(..19)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S").ok().map(|t| t.and_utc())
+}
+
 /// Fills a reserved report atomically (temporary file, then rename over the
 /// empty placeholder), so nobody reads half a report.
 pub fn write(reserved: &Reserved, text: &str) -> Result<()> {

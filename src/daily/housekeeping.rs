@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::exit::Result;
@@ -126,10 +126,9 @@ pub fn prune_reports(dir: &Path, now: DateTime<Utc>, retention_days: u32) -> (us
     (deleted, kept, problems)
 }
 
-/// The UTC time in `heartbeat_YYYY-MM-DD_HH-MM-SS[_N].md`.
+/// The time in a heartbeat report's name; `None` for any other file.
 pub fn report_time(name: &str) -> Option<DateTime<Utc>> {
-    let stamp = name.strip_prefix("heartbeat_")?.get(..19)?;
-    NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S").ok().map(|t| t.and_utc())
+    name.starts_with("heartbeat_").then(|| crate::report::name_time(name)).flatten()
 }
 
 /// Rotates every file in `dir` bigger than `max_bytes`: `x.log` → `x.log.1`

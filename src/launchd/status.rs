@@ -8,7 +8,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::Utc;
 use serde::Serialize;
 
 use crate::app::Ctx;
@@ -298,7 +298,7 @@ fn latest_reports(ctx: &Ctx) -> Vec<ReportEntry> {
             out.push(ReportEntry {
                 kind,
                 status: report_status(&path),
-                age_s: name_time(name).map(|t| (Utc::now() - t).num_seconds()),
+                age_s: crate::report::name_time(name).map(|t| (Utc::now() - t).num_seconds()),
                 name: (*name).clone(),
                 path: path.display().to_string(),
             });
@@ -312,13 +312,6 @@ fn report_status(path: &Path) -> Option<String> {
     let head = read_head(path, 4096)?;
     let line = head.lines().find(|l| l.starts_with("**Status:**"))?;
     line.split_whitespace().find(|w| matches!(*w, "HEALTHY" | "WARNINGS" | "CRITICAL")).map(str::to_string)
-}
-
-/// The UTC time in `<kind>_YYYY-MM-DD_HH-MM-SS[_N].md`.
-fn name_time(name: &str) -> Option<DateTime<Utc>> {
-    let (_, rest) = name.split_once('_')?;
-    let stamp = rest.get(..19)?;
-    NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S").ok().map(|t| t.and_utc())
 }
 
 fn read_head(path: &Path, max: u64) -> Option<String> {
@@ -394,15 +387,9 @@ fn count_lines(path: &Path) -> Option<usize> {
     )
 }
 
-/// "42 s", "5 min", "3 h 10 min", "2 d 4 h".
+/// How long ago, for people ("42 s", "3 h 10 min").
 pub fn human_age(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=89 => format!("{s} s"),
-        90..=5399 => format!("{} min", (s + 30) / 60),
-        5400..=172_799 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
-    }
+    crate::alert::human_duration(chrono::Duration::seconds(secs))
 }
 
 fn status_emoji(status: Option<&str>) -> &'static str {
@@ -576,9 +563,9 @@ mod tests {
 
     #[test]
     fn report_names_carry_their_time() {
-        let t = name_time("heartbeat_2025-10-27_17-52-09_1.md").unwrap();
+        let t = crate::report::name_time("heartbeat_2025-10-27_17-52-09_1.md").unwrap();
         assert_eq!(crate::log::timestamp(t), "2025-10-27T17:52:09.000Z");
-        assert!(name_time("daily_garbage.md").is_none());
+        assert!(crate::report::name_time("daily_garbage.md").is_none());
     }
 
     #[test]
@@ -587,6 +574,7 @@ mod tests {
         assert_eq!(human_age(300), "5 min");
         assert_eq!(human_age(3 * 3600 + 600), "3 h 10 min");
         assert_eq!(human_age(2 * 86_400 + 4 * 3600), "2 d 4 h");
+        assert_eq!(human_age(-5), "0 s");
     }
 
     #[test]
