@@ -79,6 +79,20 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
 /// flushed to disk, then renamed over the old file. A reader (or a crash)
 /// sees the old content or the new, never half of either.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, bytes, true)
+}
+
+/// [`write_atomic`] without the `fsync`, for files that are cheap to lose in
+/// a power cut but must never be read half-written: the heartbeat and daily
+/// reports (a new one is written every 5 minutes; the state and history
+/// are what matter). A reader still sees no file, or the whole text. The
+/// `fsync` is the largest fixed cost of a heartbeat's file work (see the
+/// README, "Performance").
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -86,7 +100,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     result.map_err(|e| {

@@ -42,6 +42,9 @@ impl std::fmt::Display for SpawnError {
     }
 }
 
+/// How long a child is polled every millisecond before the poll slows down.
+const FINE_POLL: Duration = Duration::from_millis(250);
+
 /// Runs `program args...` in `cwd` (if given), kills it after `timeout`.
 pub fn run(program: &Path, args: &[&str], cwd: Option<&Path>, timeout: Duration) -> Result<Outcome, SpawnError> {
     let mut cmd = Command::new(program);
@@ -68,7 +71,13 @@ pub fn run(program: &Path, args: &[&str], cwd: Option<&Path>, timeout: Duration)
             }
             Ok(None) => {
                 std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
+                // Poll finely while the child is young: `launchctl list`
+                // takes a few to tens of ms, and a coarse step would add up
+                // to half that again to every heartbeat. Long smoke commands
+                // are then polled every 20 ms.
+                let cap =
+                    if start.elapsed() < FINE_POLL { Duration::from_millis(1) } else { Duration::from_millis(20) };
+                pause = (pause * 2).min(cap);
             }
             Err(e) => return Err(SpawnError::Other(e)),
         }

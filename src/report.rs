@@ -114,12 +114,14 @@ pub fn name_time(name: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Fills a reserved report atomically (temporary file, then rename over the
-/// empty placeholder), so nobody reads half a report.
+/// empty placeholder), so nobody reads half a report. Not fsynced: every run
+/// writes a new report and losing one to a power cut costs little, while the
+/// sync is most of a heartbeat's file-writing time (the state keeps its fsync).
 pub fn write(reserved: &Reserved, text: &str) -> Result<()> {
     if let Some(p) = &reserved.problem {
         return Err(fail!("could not write the report {}: {p}", reserved.path.display()));
     }
-    crate::paths::write_atomic(&reserved.path, crate::secret::scrub(text).as_bytes())
+    crate::paths::write_atomic_unsynced(&reserved.path, crate::secret::scrub(text).as_bytes())
 }
 
 #[cfg(test)]

@@ -32,11 +32,37 @@ pub fn check(cfg: &Redis) -> CheckResult {
 fn ping(url: &str, timeout: Duration) -> Result<String, String> {
     let start = Instant::now();
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    let mut con = client.get_connection_with_timeout(timeout).map_err(describe)?;
-    let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
-    con.set_read_timeout(Some(left)).map_err(describe)?;
-    con.set_write_timeout(Some(left)).map_err(describe)?;
-    redis::cmd("PING").query::<String>(&mut con).map_err(describe)
+    loop {
+        match attempt(&client, start, timeout) {
+            // A socket with a receive timeout fails with EINTR when the
+            // process is stopped and resumed (SIGSTOP/SIGCONT, a cgroup
+            // freeze, a debugger): nothing is wrong with Redis, so try again
+            // within the same time budget. The soak run caught this as a
+            // false CRITICAL (README, "Performance").
+            Err(e) if interrupted(&e) && start.elapsed() < timeout => continue,
+            other => return other.map_err(describe),
+        }
+    }
+}
+
+fn attempt(client: &redis::Client, start: Instant, timeout: Duration) -> redis::RedisResult<String> {
+    let left = || timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
+    let mut con = client.get_connection_with_timeout(left())?;
+    con.set_read_timeout(Some(left()))?;
+    con.set_write_timeout(Some(left()))?;
+    redis::cmd("PING").query::<String>(&mut con)
+}
+
+/// Whether `e` is an interrupted system call (`EINTR`). The redis crate keeps
+/// the `io::Error` behind an `Arc<dyn Error>`; [`std::error::Error::source`]
+/// hands out that `Arc`.
+fn interrupted(e: &redis::RedisError) -> bool {
+    use std::error::Error;
+    type Inner = std::sync::Arc<dyn Error + Send + Sync>;
+    e.source()
+        .and_then(|s| s.downcast_ref::<Inner>())
+        .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::Interrupted)
 }
 
 fn describe(e: redis::RedisError) -> String {
@@ -47,5 +73,25 @@ fn describe(e: redis::RedisError) -> String {
         format!("timed out ({text})")
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    #[test]
+    fn an_interrupted_socket_call_is_recognised_through_the_redis_error() {
+        let e = redis::RedisError::from(io::Error::from_raw_os_error(4)); // EINTR on Linux and macOS
+        assert!(interrupted(&e), "{e:?}");
+        assert!(interrupted(&redis::RedisError::from(io::Error::from(io::ErrorKind::Interrupted))));
+    }
+
+    #[test]
+    fn other_failures_are_not_retried() {
+        assert!(!interrupted(&redis::RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused))));
+        assert!(!interrupted(&redis::RedisError::from(io::Error::from(io::ErrorKind::TimedOut))));
+        assert!(!interrupted(&redis::RedisError::from((redis::ErrorKind::Io, "closed"))));
     }
 }
