@@ -83,6 +83,27 @@ fn enable_twice_boots_out_the_old_job_and_waits_for_it() {
 }
 
 #[test]
+fn disable_during_a_teardown_in_progress_waits_for_it() {
+    let root = TestRoot::new();
+    ops(&root).args(["enable", "monitor"]).run().expect_code(0);
+    // Someone else's bootout is still tearing the job down: launchctl answers
+    // a second bootout with "Boot-out failed: 36: Operation now in progress".
+    root.launchctl().bootout_lag(4);
+    let target = format!("{}/{MONITOR}", root.launchctl().domain());
+    root.launchctl().run(&["bootout", &target]).expect_code(0);
+    let clash = root.launchctl().run(&["bootout", &target]);
+    clash.expect_code(36);
+    root.launchctl().clear_calls();
+
+    let run = ops(&root).args(["disable", "monitor"]).run();
+    run.expect_code(0);
+    assert!(run.stdout.contains(&format!("Verified: {MONITOR} is not loaded and not installed")), "{run}");
+    assert!(!run.output().contains('❌'), "{run}");
+    assert!(!root.launchctl().is_loaded(MONITOR));
+    assert!(!installed(&root, MONITOR).exists());
+}
+
+#[test]
 fn disable_twice_is_clean() {
     let root = TestRoot::new();
     ops(&root).arg("enable").run().expect_code(0);

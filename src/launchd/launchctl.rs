@@ -405,12 +405,14 @@ impl Launchctl {
     }
 
     /// Unloads the job: `bootout gui/<uid>/<label>`, else legacy `unload
-    /// <plist>`. "Not loaded" (3, 113) counts as done.
+    /// <plist>`. "Not loaded" (3, 113) counts as done, and so does "Operation
+    /// now in progress" (36: an earlier bootout is still tearing the job
+    /// down); the caller waits until the job is gone either way.
     pub fn bootout(&self, label: &str, plist: Option<&Path>) -> Result<Via, CallError> {
         let target = self.target(label);
         let args = ["bootout", target.as_str()];
         let out = self.call(&args)?;
-        if out.success() || matches!(error_number(&out.stderr).or(out.code), Some(3 | 113)) {
+        if out.success() || matches!(error_number(&out.stderr).or(out.code), Some(3 | 36 | 113)) {
             return Ok(Via::Modern);
         }
         if !is_unknown(&out) {

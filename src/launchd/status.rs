@@ -501,11 +501,12 @@ fn render_state(s: &StateStatus) -> String {
             human_age(s.stale_after_s as i64)
         ),
         (Some(t), Some(age)) => format!(
-            "  {} last run   {} at {t}, {} ago ({} runs)\n",
+            "  {} last run   {} at {t}, {} ago ({} run{})\n",
             status_emoji(s.last_status.as_deref()),
             s.last_status.as_deref().unwrap_or("?"),
             human_age(age),
-            s.runs
+            s.runs,
+            if s.runs == 1 { "" } else { "s" }
         ),
         _ => "  ➖ last run   never ran\n".into(),
     };
