@@ -304,7 +304,7 @@ fn housekeeping_prunes_old_reports_rotates_big_logs_and_trims_history() {
 
     let report = root.latest_report("daily");
     assert!(report.contains("**Heartbeat reports deleted** (older than 7 days): 2 (2 kept)"), "{report}");
-    assert!(report.contains("**Logs rotated** (over 1024 bytes, 3 copies kept): ops_monitor.log"), "{report}");
+    assert!(report.contains("**Logs rotated** (over 1 KiB, 3 copies kept): ops_monitor.log"), "{report}");
     assert!(
         report
             .contains("**History trimmed to 8 days:** 1 lines kept, 1 older lines dropped, 1 unreadable lines dropped"),

@@ -212,6 +212,8 @@ struct HousekeepingView<'a> {
     done: &'a super::Housekeeping,
     retention_days: u32,
     max_log_bytes: u64,
+    /// `max_log_bytes` for people: "10 MiB".
+    max_log_size: String,
     logs_rotated: String,
     history_days: i64,
 }
@@ -239,6 +241,7 @@ pub fn report(ctx: &Ctx, day: &Day) -> Result<String> {
             done,
             retention_days: cfg.daily.retention_days,
             max_log_bytes: cfg.daily.max_log_bytes,
+            max_log_size: human_bytes(cfg.daily.max_log_bytes),
             logs_rotated: if done.logs_rotated.is_empty() { "none".into() } else { done.logs_rotated.join(", ") },
             history_days: super::housekeeping::HISTORY_DAYS,
         }),
@@ -249,6 +252,26 @@ pub fn report(ctx: &Ctx, day: &Day) -> Result<String> {
         log::error(&p);
     }
     Ok(text)
+}
+
+/// A byte count in binary units, exact when it is a whole number of them:
+/// 10485760 → "10 MiB", 1536 → "1.5 KiB", 900 → "900 bytes".
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let mut value = n as f64;
+    let mut unit = "";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    let text = format!("{value:.1}");
+    format!("{} {unit}", text.strip_suffix(".0").unwrap_or(&text))
 }
 
 /// The report's last line.
@@ -312,4 +335,18 @@ pub fn message_context(day: &Day, status: Status) -> tera::Context {
         c.insert("history_dropped", &(h.history_dropped + h.history_unreadable));
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn byte_counts_read_as_people_write_them() {
+        assert_eq!(human_bytes(900), "900 bytes");
+        assert_eq!(human_bytes(1024), "1 KiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(10 * 1024 * 1024), "10 MiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3 GiB");
+    }
 }
