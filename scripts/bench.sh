@@ -19,30 +19,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-for tool in python3 redis-server redis-cli psql curl; do
-  command -v "$tool" >/dev/null 2>&1 || {
-    echo "error: $tool not found (Debian: apt-get install -y python3 redis-server redis-tools postgresql postgresql-client curl)" >&2
-    exit 1
-  }
-done
-
-if [ -z "${OPS_ATOMIC_BIN:-}" ]; then
-  echo "==> cargo build --release" >&2
-  cargo build --release --quiet
-fi
-
-driver_pid=
-cleanup() {
-  if [ -n "$driver_pid" ] && kill -0 "$driver_pid" 2>/dev/null; then
-    kill -TERM "$driver_pid" 2>/dev/null || true
-    wait "$driver_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
+. scripts/bench/driver.sh
+require_tools python3 redis-server redis-cli psql curl
+build_release
 # The whole benchmark takes about 3 minutes; it never takes more than 20.
-timeout --signal=TERM 1200 python3 scripts/bench/bench.py "$@" &
-driver_pid=$!
-wait "$driver_pid"
+run_driver 1200 scripts/bench/bench.py "$@"

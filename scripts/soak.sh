@@ -21,34 +21,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-for tool in python3 redis-server; do
-  command -v "$tool" >/dev/null 2>&1 || {
-    echo "error: $tool not found (Debian: apt-get install -y python3 redis-server postgresql)" >&2
-    exit 1
-  }
-done
-
-if [ -z "${OPS_ATOMIC_BIN:-}" ]; then
-  echo "==> cargo build --release" >&2
-  cargo build --release --quiet
-fi
-
-driver_pid=
-cleanup() {
-  if [ -n "$driver_pid" ] && kill -0 "$driver_pid" 2>/dev/null; then
-    kill -TERM "$driver_pid" 2>/dev/null || true
-    wait "$driver_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-status=0
-timeout --signal=TERM "${SOAK_TIMEOUT:-1200}" python3 scripts/bench/soak.py "$@" &
-driver_pid=$!
-wait "$driver_pid" || status=$?
-if [ "$status" -eq 124 ]; then
-  echo "FAIL: soak did not finish within ${SOAK_TIMEOUT:-1200} s (stopped)" >&2
-fi
-exit "$status"
+. scripts/bench/driver.sh
+require_tools python3 redis-server
+build_release
+run_driver "${SOAK_TIMEOUT:-1200}" scripts/bench/soak.py "$@"
