@@ -154,7 +154,14 @@ pub fn deliver(ctx: &Ctx, lock: &state::Lock, st: &mut State, no_notify: bool) -
         return Ok(Vec::new());
     }
     state::save(&ctx.paths, lock, st)?;
-    let summary = discord::deliver_pending(st, &cfg.discord.webhook_url, Duration::from_millis(cfg.discord.timeout_ms));
+    let timeout = Duration::from_millis(cfg.discord.timeout_ms);
+    let summary = discord::deliver_pending(st, &cfg.discord.webhook_url, timeout, |now| {
+        // A failed save here only widens the window for a repeat: the final
+        // save after delivery reports its own error.
+        if let Err(e) = state::save(&ctx.paths, lock, now) {
+            log::warn(&format!("could not save the state between deliveries: {e}"));
+        }
+    });
     for kind in &summary.delivered {
         log::info(&format!("Discord {} delivered", kind.as_str()));
     }

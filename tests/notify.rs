@@ -151,6 +151,42 @@ fn a_webhook_down_across_alert_and_recovery_delivers_both_later_in_order() {
 }
 
 #[test]
+fn a_run_killed_while_a_later_message_hangs_does_not_resend_the_earlier_one() {
+    let api = HttpStub::start();
+    let sink = WebhookSink::start();
+    let root = setup(&api, &sink, "[monitor]\nalert_threshold = 1\n");
+    // An alert and a recovery wait in the queue while the webhook is down.
+    sink.set_default(SinkReply::ServerError);
+    down(&api);
+    heartbeat(&root).expect_code(2);
+    up(&api);
+    heartbeat(&root).expect_code(0);
+    assert_eq!(root.state()["pending_notifications"].as_array().unwrap().len(), 2);
+    let refused = sink.posts().len();
+
+    // Discord takes the alert, then hangs on the recovery; the run is killed.
+    sink.push(SinkReply::Discord);
+    sink.set_default(SinkReply::Hang);
+    let mut child = ops(&root).arg("heartbeat").command().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sink.posts().len() < refused + 2 {
+        assert!(std::time::Instant::now() < deadline, "the recovery was never posted: {:?}", sink.posts().len());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pending = root.state()["pending_notifications"].clone();
+    let pending_kinds: Vec<&str> = pending.as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert_eq!(pending_kinds, ["recovery"], "the delivered alert must have left the saved queue");
+
+    sink.set_default(SinkReply::Discord);
+    heartbeat(&root).expect_code(0);
+    let delivered: Vec<WebhookPost> =
+        sink.posts().into_iter().skip(refused).filter(|p| p.json["embeds"][0]["color"].is_u64()).collect();
+    assert_eq!(kinds(&delivered), ["alert", "recovery", "recovery"], "the alert was sent twice or not at all");
+}
+
+#[test]
 fn rate_limits_are_waited_out_within_the_run() {
     let api = HttpStub::start();
     let sink = WebhookSink::start();

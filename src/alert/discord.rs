@@ -126,8 +126,11 @@ pub struct Summary {
 
 /// Delivers the pending messages in order, stopping at the first one that
 /// fails so that order is kept. Delivered messages leave the queue; the rest
-/// stay for the next run.
-pub fn deliver_pending(state: &mut State, url: &str, timeout: Duration) -> Summary {
+/// stay for the next run. `checkpoint` sees the state each time a message has
+/// left the queue while others wait, so the caller can save it: a run killed
+/// while a later message is still being tried then does not send the earlier
+/// one again.
+pub fn deliver_pending(state: &mut State, url: &str, timeout: Duration, mut checkpoint: impl FnMut(&State)) -> Summary {
     let mut summary = Summary::default();
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(timeout)
@@ -135,7 +138,13 @@ pub fn deliver_pending(state: &mut State, url: &str, timeout: Duration) -> Summa
         .user_agent(concat!("ops-atomic/", env!("CARGO_PKG_VERSION")))
         .build();
     let target = with_wait(url);
-    while let Some(next) = state.pending_notifications.first_mut() {
+    let mut first = true;
+    while !state.pending_notifications.is_empty() {
+        if !first {
+            checkpoint(state);
+        }
+        first = false;
+        let next = &mut state.pending_notifications[0];
         next.attempts += 1;
         match send(&agent, &target, &next.payload) {
             Ok(()) => {
