@@ -371,6 +371,17 @@ fn status_shows_reports_logs_and_errors() {
     let text = ops(&root).arg("status").run();
     assert!(text.stdout.contains("CRITICAL  heartbeat_2025-01-01_00-00-00.md"), "{text}");
     assert!(text.stdout.contains("2 lines"), "{text}");
+
+    // A name reserved by a run that was killed before it wrote the report.
+    root.write("g/reports/ops_atomic/heartbeat_2025-01-01_00-10-00.md", "");
+    let json = ops(&root).args(["status", "--json"]).run().json();
+    assert_eq!(json["reports"][0]["empty"], true, "{json}");
+    assert_eq!(json["reports"][1]["empty"], false, "{json}");
+    let text = ops(&root).arg("status").run();
+    assert!(
+        text.stdout.contains("heartbeat_2025-01-01_00-10-00.md") && text.stdout.contains("empty, still being written"),
+        "{text}"
+    );
 }
 
 #[test]

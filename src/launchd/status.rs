@@ -100,6 +100,9 @@ pub struct ReportEntry {
     pub path: String,
     pub status: Option<String>,
     pub age_s: Option<i64>,
+    /// A name reserved by a run that is still writing it, or that was killed
+    /// before it could.
+    pub empty: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -298,6 +301,7 @@ fn latest_reports(ctx: &Ctx) -> Vec<ReportEntry> {
             out.push(ReportEntry {
                 kind,
                 status: report_status(&path),
+                empty: std::fs::metadata(&path).is_ok_and(|m| m.len() == 0),
                 age_s: crate::report::name_time(name).map(|t| (Utc::now() - t).num_seconds()),
                 name: (*name).clone(),
                 path: path.display().to_string(),
@@ -520,6 +524,10 @@ fn render_reports(reports: &[ReportEntry]) -> String {
     }
     for r in reports {
         let age = r.age_s.map(|a| format!(" ({} ago)", human_age(a))).unwrap_or_default();
+        if r.empty {
+            out += &format!("  ➖ {:<9} {}{age}: empty, still being written or its run was interrupted\n", "", r.name);
+            continue;
+        }
         out += &format!(
             "  {} {:<9} {}{age}\n",
             status_emoji(r.status.as_deref()),
