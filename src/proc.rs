@@ -1,12 +1,14 @@
 //! Running child programs (launchctl, plutil, smoke commands) with a timeout.
 //!
-//! The child is killed when the timeout passes, so a hung program can never
-//! hold a one-shot run open. Output is read on helper threads so a chatty
-//! child cannot block on a full pipe.
+//! The child leads its own process group and the whole group is killed when
+//! the timeout passes, so a hung program (or the `sleep` a `sh -c` smoke
+//! command started) can never hold a one-shot run open or outlive it. Output
+//! is read on helper threads so a chatty child cannot block on a full pipe.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What happened to a child program.
@@ -48,7 +50,7 @@ const FINE_POLL: Duration = Duration::from_millis(250);
 /// Runs `program args...` in `cwd` (if given), kills it after `timeout`.
 pub fn run(program: &Path, args: &[&str], cwd: Option<&Path>, timeout: Duration) -> Result<Outcome, SpawnError> {
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
@@ -66,7 +68,7 @@ pub fn run(program: &Path, args: &[&str], cwd: Option<&Path>, timeout: Duration)
             Ok(Some(status)) => break Some(status),
             Ok(None) if start.elapsed() >= timeout => {
                 timed_out = true;
-                let _ = child.kill();
+                kill_group(&mut child);
                 break child.wait().ok();
             }
             Ok(None) => {
@@ -93,6 +95,20 @@ pub fn run(program: &Path, args: &[&str], cwd: Option<&Path>, timeout: Duration)
         timed_out,
         duration: start.elapsed(),
     })
+}
+
+/// SIGKILL to the child's process group (it leads one: `process_group(0)`),
+/// so what a shell started dies with it.
+fn kill_group(child: &mut Child) {
+    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
+        let _ = child.kill();
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers; a negative pid names the process
+    // group. The child has not been reaped yet, so its group id is still ours.
+    if unsafe { libc::kill(-pgid, libc::SIGKILL) } != 0 {
+        let _ = child.kill();
+    }
 }
 
 fn reader<R: Read + Send + 'static>(mut r: R) -> std::sync::mpsc::Receiver<String> {
@@ -135,6 +151,40 @@ mod tests {
         assert!(o.timed_out);
         assert_eq!(o.code, None);
         assert!(o.duration < Duration::from_secs(4));
+    }
+
+    /// Whether `pid` still runs. On Linux a zombie waiting for its reaper
+    /// (PID 1 in a container may never reap) does not count; elsewhere
+    /// `kill(pid, 0)` answers.
+    fn alive(pid: &str) -> bool {
+        if Path::new("/proc/self/stat").exists() {
+            return std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|stat| !stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+                .unwrap_or(false);
+        }
+        let pid: libc::pid_t = pid.parse().unwrap();
+        // SAFETY: signal 0 only asks whether the process exists.
+        unsafe { libc::kill(pid, 0) == 0 }
+    }
+
+    #[test]
+    fn a_timeout_kills_what_the_child_started_and_keeps_its_output() {
+        let dir = std::env::temp_dir().join(format!("ops-atomic-proc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = "sleep 30 & echo $! > grandchild.pid; echo started; wait";
+        let o = run(Path::new("sh"), &["-c", script], Some(&dir), Duration::from_millis(300)).unwrap();
+        assert!(o.timed_out);
+        // The grandchild held the output pipe; it died with the group, so the
+        // output is whole instead of dropped after the grace period.
+        assert_eq!(o.stdout.trim(), "started");
+        let pid = std::fs::read_to_string(dir.join("grandchild.pid")).unwrap();
+        let pid = pid.trim();
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            !alive(pid)
+        });
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(gone, "the sleep started by the timed-out shell (pid {pid}) is still running");
     }
 
     #[test]

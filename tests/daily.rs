@@ -80,6 +80,30 @@ command = ["no-such-program-for-ops-atomic"]
 }
 
 #[test]
+fn a_timed_out_shell_smoke_command_takes_what_it_started_with_it() {
+    let root = TestRoot::new();
+    root.write("g/state/.keep", "");
+    root.write_config(&format!(
+        r#"{QUIET}
+[[daily.smoke]]
+name = "slow pipeline"
+command = ["sh", "-c", "sleep 30 & echo $! > g/state/sleep.pid; echo waiting for the pipeline; wait"]
+timeout_s = 1
+"#
+    ));
+    let run = daily(&root);
+    run.expect_code(2);
+    let report = root.latest_report("daily");
+    assert!(report.contains("timed out after 1 s (killed)"), "{report}");
+    assert!(report.contains("waiting for the pipeline"), "the output before the timeout was lost: {report}");
+    let pid = std::fs::read_to_string(root.path("g/state/sleep.pid")).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    // Gone, or a zombie only waiting for PID 1 to reap it.
+    let running = stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z'));
+    assert!(!running, "the `sleep` the smoke command started is still running: {stat}");
+}
+
+#[test]
 fn smoke_commands_run_in_the_root() {
     let root = TestRoot::new();
     root.write_config(&format!(
