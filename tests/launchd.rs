@@ -298,6 +298,21 @@ fn a_legacy_only_launchctl_is_verified_by_listing() {
 }
 
 #[test]
+fn a_legacy_launchctl_removes_a_loaded_job_whose_plist_is_gone() {
+    let root = TestRoot::new();
+    root.launchctl().legacy_only();
+    ops(&root).args(["enable", "monitor"]).run().expect_code(0);
+    // Someone deleted the installed plist by hand; launchd still has the job.
+    std::fs::remove_file(installed(&root, MONITOR)).unwrap();
+    assert!(root.launchctl().is_loaded(MONITOR));
+    let run = ops(&root).args(["disable", "monitor"]).run();
+    run.expect_code(0);
+    assert_eq!(root.launchctl().calls_of("remove"), [vec!["remove".to_string(), MONITOR.to_string()]], "{run}");
+    assert!(!root.launchctl().is_loaded(MONITOR));
+    assert!(run.stdout.contains(&format!("Verified: {MONITOR} is not loaded and not installed")), "{run}");
+}
+
+#[test]
 fn a_legacy_load_that_fails_silently_is_caught() {
     let root = TestRoot::new();
     root.launchctl().legacy_only().fail_bootstrap(true);
