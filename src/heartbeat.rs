@@ -38,13 +38,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
     let reserved = report::reserve(&ctx.paths.reports_dir(), "heartbeat", now);
     let report_name = reserved.file_name();
     let lock = state::lock(&ctx.paths, lock_wait(), "heartbeat")?;
-    let (mut st, note) = state::load(&ctx.paths, &lock)?;
-    if let Some((aside, why)) = &note.moved_aside {
-        log::error(&format!(
-            "State file was corrupt ({why}); moved it to {} and started a fresh state",
-            aside.display()
-        ));
-    }
+    let mut st = state::load(&ctx.paths, &lock)?;
     let event = alert::record(&mut st, status, now, (&cfg.monitor).into());
     let mut events = Vec::new();
     if let Some(ev) = event {

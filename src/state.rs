@@ -8,7 +8,6 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -167,21 +166,15 @@ impl Drop for Lock {
     }
 }
 
-/// What loading found besides the state.
-#[derive(Debug, Default)]
-pub struct LoadNote {
-    /// Where a corrupt state file was moved.
-    pub moved_aside: Option<(PathBuf, String)>,
-}
-
 /// Reads the state (call with the lock held). A missing file is a fresh
-/// state; one that does not parse is moved aside and replaced.
-pub fn load(paths: &Paths, _lock: &Lock) -> Result<(State, LoadNote)> {
+/// state; one that does not parse is moved aside, logged as an ERROR, and
+/// replaced.
+pub fn load(paths: &Paths, _lock: &Lock) -> Result<State> {
     let path = paths.state_file();
     let text = match std::fs::read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((State::default(), LoadNote::default()));
+            return Ok(State::default());
         }
         Err(e) => {
             return Err(fail!("could not read the state file {}: {}", path.display(), crate::exit::io_reason(&e)));
@@ -193,7 +186,7 @@ pub fn load(paths: &Paths, _lock: &Lock) -> Result<(State, LoadNote)> {
             path.display(),
             state.version
         )),
-        Ok(state) => Ok((state, LoadNote::default())),
+        Ok(state) => Ok(state),
         Err(why) => {
             let stamp = Utc::now().format("%Y-%m-%dT%H-%M-%S%.3fZ");
             let aside = path.with_file_name(format!("ops_atomic_monitor.json.corrupt-{stamp}"));
@@ -204,7 +197,11 @@ pub fn load(paths: &Paths, _lock: &Lock) -> Result<(State, LoadNote)> {
                     crate::exit::io_reason(&e)
                 )
             })?;
-            Ok((State::default(), LoadNote { moved_aside: Some((aside, why)) }))
+            crate::log::error(&format!(
+                "State file was corrupt ({why}); moved it to {} and started a fresh state",
+                aside.display()
+            ));
+            Ok(State::default())
         }
     }
 }

@@ -149,13 +149,7 @@ fn queue_and_deliver(ctx: &Ctx, day: &mut Day, decided: bool, no_notify: bool) -
         None
     };
     let lock = state::lock(&ctx.paths, crate::heartbeat::lock_wait(), "daily")?;
-    let (mut st, note) = state::load(&ctx.paths, &lock)?;
-    if let Some((aside, why)) = &note.moved_aside {
-        log::error(&format!(
-            "State file was corrupt ({why}); moved it to {} and started a fresh state",
-            aside.display()
-        ));
-    }
+    let mut st = state::load(&ctx.paths, &lock)?;
     if let Some(msg) = &msg {
         st.pending_notifications.push(discord::notification(msg, &ctx.config.discord.username));
     }
