@@ -568,6 +568,16 @@ impl Config {
     pub fn notifications_enabled(&self) -> bool {
         !self.discord.webhook_url.is_empty()
     }
+
+    /// Where notifications go, for the reports: the webhook redacted, or
+    /// "off" and how to turn them on.
+    pub fn notifications_target(&self) -> String {
+        if self.notifications_enabled() {
+            format!("Discord webhook {}", secret::redact_url(&self.discord.webhook_url))
+        } else {
+            "off (no webhook configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK)".to_string()
+        }
+    }
 }
 
 #[cfg(test)]

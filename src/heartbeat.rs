@@ -287,12 +287,7 @@ fn render_report(
     c.insert("threshold", &cfg.monitor.alert_threshold);
     c.insert("alert_active", &st.alert_active);
     c.insert("incident_since", &st.first_failure_at.map(log::timestamp).unwrap_or_default());
-    let notifications = if cfg.notifications_enabled() {
-        format!("Discord webhook {}", crate::secret::redact_url(&cfg.discord.webhook_url))
-    } else {
-        "off (no webhook configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK)".to_string()
-    };
-    c.insert("notifications", &notifications);
+    c.insert("notifications", &cfg.notifications_target());
     c.insert("pending", &st.pending_notifications.len());
     let kinds: Vec<&str> = st.pending_notifications.iter().map(|n| n.kind.as_str()).collect();
     c.insert("pending_kinds", &kinds.join(", "));

@@ -228,12 +228,7 @@ pub fn report(ctx: &Ctx, day: &Day) -> Result<String> {
     c.insert("emoji", status.emoji());
     c.insert("duration_ms", &(day.started.elapsed().as_millis() as u64));
     c.insert("phases", &phase_rows(&day.phases));
-    let notifications = if cfg.notifications_enabled() {
-        format!("Discord webhook {}", crate::secret::redact_url(&cfg.discord.webhook_url))
-    } else {
-        "off (no webhook configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK)".to_string()
-    };
-    c.insert("notifications", &notifications);
+    c.insert("notifications", &cfg.notifications_target());
     c.insert("history", &day.summary.as_ref().map(history_view));
     c.insert(
         "housekeeping",
