@@ -138,12 +138,10 @@ pub fn deliver_pending(state: &mut State, url: &str, timeout: Duration, mut chec
         .user_agent(concat!("ops-atomic/", env!("CARGO_PKG_VERSION")))
         .build();
     let target = with_wait(url);
-    let mut first = true;
     while !state.pending_notifications.is_empty() {
-        if !first {
+        if !summary.delivered.is_empty() || summary.rejected > 0 {
             checkpoint(state);
         }
-        first = false;
         let next = &mut state.pending_notifications[0];
         next.attempts += 1;
         match send(&agent, &target, &next.payload) {
