@@ -47,22 +47,75 @@ pub fn append(paths: &Paths, line: &Line) -> Result<()> {
         .map_err(|e| fail!("could not append to the history {}: {}", path.display(), crate::exit::io_reason(&e)))
 }
 
-/// Every line that parses, oldest first, and the count of lines that did not.
-pub fn read(paths: &Paths) -> (Vec<Line>, usize) {
-    let Ok(text) = std::fs::read_to_string(paths.history_file()) else {
-        return (Vec::new(), 0);
+/// The history as read once: the parsed lines and the raw text of each, so
+/// a trim keeps the lines exactly as written (fields of newer releases too).
+pub struct History {
+    pub lines: Vec<Line>,
+    raw: Vec<String>,
+    /// Lines that did not parse.
+    pub unreadable: usize,
+}
+
+/// Every line that parses, oldest first, and the count of lines that did
+/// not. A missing file is an empty history.
+pub fn read(paths: &Paths) -> Result<History> {
+    let path = paths.history_file();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(fail!("could not read the history {}: {}", path.display(), crate::exit::io_reason(&e)));
+        }
     };
-    let mut bad = 0;
-    let lines = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| match serde_json::from_str::<Line>(l) {
-            Ok(line) => Some(line),
-            Err(_) => {
-                bad += 1;
-                None
+    Ok(parse(&text))
+}
+
+fn parse(text: &str) -> History {
+    let mut h = History { lines: Vec::new(), raw: Vec::new(), unreadable: 0 };
+    for l in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<Line>(l) {
+            Ok(line) => {
+                h.lines.push(line);
+                h.raw.push(l.to_string());
             }
-        })
-        .collect();
-    (lines, bad)
+            Err(_) => h.unreadable += 1,
+        }
+    }
+    h
+}
+
+impl History {
+    /// Drops lines older than `cutoff` and unreadable ones, rewriting the
+    /// file atomically only when something goes (call with the state lock
+    /// held). Returns (kept, dropped as old).
+    pub fn trim(&mut self, paths: &Paths, cutoff: DateTime<Utc>) -> Result<(usize, usize)> {
+        let keep: Vec<bool> = self.lines.iter().map(|l| l.ts >= cutoff).collect();
+        let dropped = keep.iter().filter(|k| !**k).count();
+        if dropped > 0 || self.unreadable > 0 {
+            let mut text = String::new();
+            for (raw, _) in self.raw.iter().zip(&keep).filter(|(_, k)| **k) {
+                text.push_str(raw);
+                text.push('\n');
+            }
+            crate::paths::write_atomic(&paths.history_file(), text.as_bytes())?;
+            let mut k = keep.iter();
+            self.lines.retain(|_| *k.next().unwrap_or(&true));
+            let mut k = keep.iter();
+            self.raw.retain(|_| *k.next().unwrap_or(&true));
+        }
+        Ok((self.lines.len(), dropped))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_keeps_raw_lines_and_counts_unreadable_ones() {
+        let text = "{\"ts\":\"2025-10-27T00:00:00Z\",\"status\":\"HEALTHY\",\"duration_ms\":1,\"checks\":[],\"future\":1}\nnot json\n\n";
+        let h = parse(text);
+        assert_eq!((h.lines.len(), h.unreadable), (1, 1));
+        assert!(h.raw[0].contains("\"future\":1"));
+    }
 }

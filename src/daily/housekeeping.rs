@@ -1,5 +1,5 @@
 //! Housekeeping of the daily run: old heartbeat reports deleted, big log
-//! files rotated, the history trimmed to 8 days.
+//! files rotated, the history trimmed to 8 days (by [`crate::history::History::trim`]).
 //!
 //! Each step touches only the files it owns (`heartbeat_*.md` reports, files
 //! in `g/logs`, the history) and reports what it did; a file it cannot
@@ -9,10 +9,6 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-
-use crate::exit::Result;
-use crate::history::Line;
-use crate::paths::Paths;
 
 /// History lines older than this many days are dropped.
 pub const HISTORY_DAYS: i64 = 8;
@@ -34,63 +30,6 @@ pub struct Done {
     pub history_unreadable: usize,
     /// Files that could not be deleted, renamed or written.
     pub problems: Vec<String>,
-}
-
-/// The history as read once: the parsed lines and the raw text of each, so
-/// a trim keeps the lines exactly as written (fields of newer releases too).
-pub struct History {
-    pub lines: Vec<Line>,
-    raw: Vec<String>,
-    pub unreadable: usize,
-}
-
-/// Reads the history file (missing = empty).
-pub fn read_history(paths: &Paths) -> Result<History> {
-    let path = paths.history_file();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(crate::fail!("could not read the history {}: {}", path.display(), crate::exit::io_reason(&e)));
-        }
-    };
-    Ok(parse_history(&text))
-}
-
-fn parse_history(text: &str) -> History {
-    let mut h = History { lines: Vec::new(), raw: Vec::new(), unreadable: 0 };
-    for l in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<Line>(l) {
-            Ok(line) => {
-                h.lines.push(line);
-                h.raw.push(l.to_string());
-            }
-            Err(_) => h.unreadable += 1,
-        }
-    }
-    h
-}
-
-/// Drops lines older than 8 days and unreadable ones, rewriting the file
-/// atomically only when something goes (call with the state lock held).
-/// Returns (kept, dropped as old).
-pub fn trim_history(paths: &Paths, history: &mut History, now: DateTime<Utc>) -> Result<(usize, usize)> {
-    let cutoff = now - Duration::days(HISTORY_DAYS);
-    let keep: Vec<bool> = history.lines.iter().map(|l| l.ts >= cutoff).collect();
-    let dropped = keep.iter().filter(|k| !**k).count();
-    if dropped > 0 || history.unreadable > 0 {
-        let mut text = String::new();
-        for (raw, _) in history.raw.iter().zip(&keep).filter(|(_, k)| **k) {
-            text.push_str(raw);
-            text.push('\n');
-        }
-        crate::paths::write_atomic(&paths.history_file(), text.as_bytes())?;
-        let mut k = keep.iter();
-        history.lines.retain(|_| *k.next().unwrap_or(&true));
-        let mut k = keep.iter();
-        history.raw.retain(|_| *k.next().unwrap_or(&true));
-    }
-    Ok((history.lines.len(), dropped))
 }
 
 /// Deletes `heartbeat_*.md` reports older than `retention_days`, dated by
@@ -238,13 +177,5 @@ mod tests {
         assert_eq!(std::fs::read_to_string(d.join("ops_monitor.log.3")).unwrap(), "two");
         assert_eq!(std::fs::read_to_string(d.join("ops_monitor.err")).unwrap(), "small");
         let _ = std::fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn history_keeps_raw_lines_and_counts_unreadable_ones() {
-        let text = "{\"ts\":\"2025-10-27T00:00:00Z\",\"status\":\"HEALTHY\",\"duration_ms\":1,\"checks\":[],\"future\":1}\nnot json\n\n";
-        let h = parse_history(text);
-        assert_eq!((h.lines.len(), h.unreadable), (1, 1));
-        assert!(h.raw[0].contains("\"future\":1"));
     }
 }

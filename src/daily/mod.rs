@@ -280,7 +280,7 @@ fn report_phase(ctx: &Ctx, day: &mut Day) -> Outcome {
         Err(e) => {
             log::error(&e.0);
             day.errors.push(e.0);
-            housekeeping::read_history(&ctx.paths).map(|h| h.lines).unwrap_or_default()
+            crate::history::read(&ctx.paths).map(|h| h.lines).unwrap_or_default()
         }
     };
     let summary = summary::summarise(&lines, day.now, cfg.launchd.interval_s);
@@ -339,9 +339,10 @@ fn report_phase(ctx: &Ctx, day: &mut Day) -> Outcome {
 /// no heartbeat appends in between.
 fn history_trimmed(ctx: &Ctx, now: DateTime<Utc>, done: &mut Housekeeping) -> Result<Vec<crate::history::Line>> {
     let lock = crate::state::lock(&ctx.paths, crate::heartbeat::lock_wait(), "daily")?;
-    let mut history = housekeeping::read_history(&ctx.paths)?;
+    let mut history = crate::history::read(&ctx.paths)?;
     done.history_unreadable = history.unreadable;
-    let (kept, dropped) = housekeeping::trim_history(&ctx.paths, &mut history, now)?;
+    let cutoff = now - chrono::Duration::days(housekeeping::HISTORY_DAYS);
+    let (kept, dropped) = history.trim(&ctx.paths, cutoff)?;
     drop(lock);
     (done.history_kept, done.history_dropped) = (kept, dropped);
     Ok(history.lines)
