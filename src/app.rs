@@ -16,16 +16,12 @@ pub struct Ctx {
 impl Ctx {
     pub fn load(cli: &Cli) -> Result<Ctx> {
         let paths = Paths::resolve(cli.root.as_deref())?;
-        let named = cli.config.as_ref().map(|p| if p.is_absolute() { p.clone() } else { absolute(p) });
+        let named = cli.config.as_deref().map(crate::paths::absolute);
         let loaded = config::load(&paths.default_config(), named.as_deref(), &|n| std::env::var(n).ok())?;
         crate::secret::register(loaded.config.secrets());
         let config = loaded.config.clone();
         Ok(Ctx { paths, loaded, config })
     }
-}
-
-fn absolute(p: &std::path::Path) -> std::path::PathBuf {
-    std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
 }
 
 pub fn run(cli: Cli) -> Result<u8> {

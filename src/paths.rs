@@ -69,6 +69,15 @@ impl Paths {
     }
 }
 
+/// `p` made absolute against the current directory (as it is, if that
+/// cannot be read).
+pub fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+}
+
 /// Creates a folder (and its parents), with an error that names it.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)

@@ -116,7 +116,7 @@ pub fn agents_dir(arg: &AgentsDirArg) -> Result<PathBuf> {
             }
         },
     };
-    let dir = if dir.is_absolute() { dir } else { std::env::current_dir().map(|c| c.join(&dir)).unwrap_or(dir) };
+    let dir = paths::absolute(&dir);
     let dir = dir.canonicalize().unwrap_or(dir);
     plist::check_path("the agents folder", &dir)?;
     Ok(dir)
