@@ -1,15 +1,4 @@
 #!/bin/sh
 # Kept for people used to the old script: `ops-atomic enable` does the work.
-# Arguments pass through, e.g. `monitor`. The root is this repository unless
-# OPS_ATOMIC_ROOT says otherwise. The binary: `ops-atomic` on PATH, else
-# target/release/ops-atomic, else `cargo run --release`.
-set -eu
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-root=${OPS_ATOMIC_ROOT:-$repo}
-if command -v ops-atomic >/dev/null 2>&1; then
-  exec ops-atomic --root "$root" enable "$@"
-elif [ -x "$repo/target/release/ops-atomic" ]; then
-  exec "$repo/target/release/ops-atomic" --root "$root" enable "$@"
-else
-  exec cargo run --quiet --release --manifest-path "$repo/Cargo.toml" -- --root "$root" enable "$@"
-fi
+# Arguments pass through, e.g. `monitor`; see ops_atomic.sh for the root and the binary.
+exec "$(dirname "$0")/ops_atomic.sh" enable "$@"
