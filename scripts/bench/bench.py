@@ -104,11 +104,7 @@ def main():
     h.log(f"binary {exe} ({version}); temp folder {tmp}")
 
     h.log("starting redis-server, PostgreSQL (initdb), the HTTP stub and the hung listeners")
-    redis = h.Redis(tmp).start()
-    pg = h.Postgres(tmp).start()
-    control = os.path.join(tmp, "control")
-    os.makedirs(control)
-    http = h.Stub("http", control)
+    redis, pg, http, _ = h.start_services(tmp)
     hung = h.Stub("hung", 3)
     api = f"http://127.0.0.1:{http.port}"
 

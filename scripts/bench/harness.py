@@ -275,6 +275,16 @@ class Stub:
         self.port = self.ports[0]
 
 
+def start_services(tmp):
+    """redis-server, PostgreSQL and the HTTP API stub, with the stubs' control
+    folder: (redis, pg, http, control)."""
+    redis = Redis(tmp).start()
+    pg = Postgres(tmp).start()
+    control = os.path.join(tmp, "control")
+    os.makedirs(control)
+    return redis, pg, Stub("http", control), control
+
+
 # --- the tool under test ------------------------------------------------------
 
 

@@ -124,11 +124,7 @@ def main():
     started = time.time()
 
     h.log("starting redis-server, PostgreSQL (initdb), the HTTP stub and the webhook sink")
-    redis = h.Redis(tmp).start()
-    pg = h.Postgres(tmp).start()
-    control = os.path.join(tmp, "control")
-    os.makedirs(control)
-    http = h.Stub("http", control)
+    redis, pg, http, control = h.start_services(tmp)
     sink = h.Stub("sink", control)
     labels = ["com.02luka.redis", "com.02luka.api"]
     lc = h.fake_launchctl(os.path.join(tmp, "launchctl"), labels)
