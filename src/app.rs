@@ -29,8 +29,8 @@ pub fn run(cli: Cli) -> Result<u8> {
     crate::log::to_stderr(json);
     let ctx = Ctx::load(&cli)?;
     match cli.command {
-        Command::Heartbeat(args) => crate::heartbeat::run(&ctx, args),
-        Command::Daily(args) => crate::daily::run(&ctx, args),
+        Command::Heartbeat(args) => crate::heartbeat::run(&ctx.paths, &ctx.loaded, args),
+        Command::Daily(args) => crate::daily::run(&ctx.paths, &ctx.loaded, args),
         Command::Enable(args) => crate::launchd::agents::enable(&ctx, &args),
         Command::Disable(args) => crate::launchd::agents::disable(&ctx, &args),
         Command::Status(args) => crate::launchd::agents::status(&ctx, &args),

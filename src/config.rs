@@ -5,31 +5,21 @@
 //! the line and the column, because a typo that silently falls back to a
 //! default is the worst kind of monitoring bug.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::channels::Channel;
+pub use crate::channels::discord::Discord;
+use crate::checks::Check;
+pub use crate::checks::Severity;
+pub use crate::checks::http::Api;
+pub use crate::checks::launchagent::LaunchAgents;
+pub use crate::checks::postgres::Database;
+pub use crate::checks::redis::Redis;
 use crate::exit::{Error, Result};
 use crate::fail;
-use crate::secret;
-
-/// How much a failing check counts towards the overall status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Critical,
-    Warning,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-        }
-    }
-}
+use crate::validate;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -69,121 +59,6 @@ pub struct Monitor {
 impl Default for Monitor {
     fn default() -> Self {
         Monitor { alert_threshold: 3, recovery_threshold: 1, realert_minutes: 0, deadline_ms: 10_000 }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Redis {
-    /// Run this check.
-    pub enabled: bool,
-    /// redis:// or rediss:// URL; a password is allowed (env REDIS_URL).
-    pub url: String,
-    /// Connect + PING timeout in ms.
-    pub timeout_ms: u64,
-    /// What a failure counts as.
-    pub severity: Severity,
-}
-
-impl Default for Redis {
-    fn default() -> Self {
-        Redis { enabled: true, url: "redis://127.0.0.1:6379".into(), timeout_ms: 3000, severity: Severity::Critical }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Database {
-    /// Run this check.
-    pub enabled: bool,
-    /// postgresql:// URL (env DATABASE_URL).
-    pub url: String,
-    /// Connect + query timeout in ms.
-    pub timeout_ms: u64,
-    /// The query that must succeed.
-    pub query: String,
-    /// What a failure counts as.
-    pub severity: Severity,
-}
-
-impl Default for Database {
-    fn default() -> Self {
-        Database {
-            enabled: true,
-            url: "postgresql://postgres@127.0.0.1:5432/postgres".into(),
-            timeout_ms: 5000,
-            query: "SELECT 1".into(),
-            severity: Severity::Critical,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Api {
-    /// Name shown in reports and alerts.
-    pub name: String,
-    /// http:// or https:// URL, fetched with GET.
-    pub url: String,
-    /// Request timeout in ms.
-    pub timeout_ms: u64,
-    /// Expected status code; absent = any 2xx.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expect_status: Option<u16>,
-    /// Text the body must contain; empty = no expectation.
-    pub expect_body_contains: String,
-    /// Latency over this many ms is a warning; 0 = no expectation.
-    pub max_latency_ms: u64,
-    /// Request headers; values may use ${ENV_VAR}.
-    pub headers: BTreeMap<String, String>,
-    /// What a failure counts as.
-    pub severity: Severity,
-}
-
-impl Default for Api {
-    fn default() -> Self {
-        Api {
-            name: String::new(),
-            url: String::new(),
-            timeout_ms: 5000,
-            expect_status: None,
-            expect_body_contains: String::new(),
-            max_latency_ms: 0,
-            headers: BTreeMap::new(),
-            severity: Severity::Warning,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LaunchAgents {
-    /// Labels that must be loaded.
-    pub labels: Vec<String>,
-    /// What "not loaded" counts as; a non-zero last exit is always a warning.
-    pub severity: Severity,
-}
-
-impl Default for LaunchAgents {
-    fn default() -> Self {
-        LaunchAgents { labels: Vec::new(), severity: Severity::Critical }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Discord {
-    /// Webhook URL (env DISCORD_OPS_WEBHOOK); empty = notifications off.
-    pub webhook_url: String,
-    /// Name the messages are posted under.
-    pub username: String,
-    /// Timeout of one delivery attempt in ms.
-    pub timeout_ms: u64,
-}
-
-impl Default for Discord {
-    fn default() -> Self {
-        Discord { webhook_url: String::new(), username: "OPS-Atomic".into(), timeout_ms: 5000 }
     }
 }
 
@@ -372,19 +247,7 @@ fn apply_env(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
 /// Every problem in the configuration, each naming its key and why.
 pub fn validate(c: &Config) -> Vec<String> {
     let mut errs = Vec::new();
-    let mut timeout = |key: String, v: u64| {
-        if !(1..=60_000).contains(&v) {
-            errs.push(format!("{key} = {v}: must be between 1 and 60000 ms"));
-        }
-    };
-    timeout("monitor.deadline_ms".into(), c.monitor.deadline_ms);
-    timeout("redis.timeout_ms".into(), c.redis.timeout_ms);
-    timeout("database.timeout_ms".into(), c.database.timeout_ms);
-    timeout("discord.timeout_ms".into(), c.discord.timeout_ms);
-    for (i, a) in c.api.iter().enumerate() {
-        timeout(format!("api[{i}].timeout_ms"), a.timeout_ms);
-    }
-
+    validate::timeout_ms(&mut errs, "monitor.deadline_ms", c.monitor.deadline_ms);
     if c.monitor.alert_threshold < 1 {
         errs.push("monitor.alert_threshold = 0: must be at least 1 (OPS_ALERT_THRESHOLD overrides it)".into());
     }
@@ -398,62 +261,19 @@ pub fn validate(c: &Config) -> Vec<String> {
         ));
     }
 
-    if c.redis.enabled
-        && let Err(why) = check_url(&c.redis.url, &["redis", "rediss"])
-    {
-        errs.push(format!("redis.url = {:?}: {why}", secret::redact_url(&c.redis.url)));
-    }
-    if c.database.enabled {
-        if let Err(why) = check_database_url(&c.database.url) {
-            errs.push(format!("database.url = {:?}: {why}", secret::redact_url(&c.database.url)));
-        }
-        if c.database.query.trim().is_empty() {
-            errs.push("database.query is empty: give a query such as \"SELECT 1\"".into());
-        }
-    }
-
-    let mut names = std::collections::HashSet::new();
-    for (i, a) in c.api.iter().enumerate() {
-        if a.name.trim().is_empty() {
-            errs.push(format!("api[{i}].name is missing: give each endpoint a name"));
-        } else if !names.insert(a.name.as_str()) {
-            errs.push(format!("api[{i}].name = {:?}: another endpoint has the same name", a.name));
-        }
-        if let Err(why) = check_url(&a.url, &["http", "https"]) {
-            errs.push(format!("api[{i}].url = {:?}: {why}", secret::redact_url(&a.url)));
-        }
-        if let Some(s) = a.expect_status
-            && !(100..=599).contains(&s)
-        {
-            errs.push(format!("api[{i}].expect_status = {s}: must be an HTTP status between 100 and 599"));
-        }
-        for (k, v) in &a.headers {
-            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
-                errs.push(format!("api[{i}].headers key {k:?}: not a valid header name"));
-            }
-            if let Err(why) = crate::checks::http::check_template(v) {
-                errs.push(format!("api[{i}].headers.{k}: {why}"));
+    let mut ids = std::collections::HashSet::new();
+    for (at, check) in c.checks() {
+        errs.extend(check.validate(&at));
+        for who in check.idents() {
+            if !who.name.trim().is_empty() && !ids.insert(who.id.clone()) {
+                errs.push(format!(
+                    "{at}: another check has the same name {:?} (id {}): names must be unique",
+                    who.name, who.id
+                ));
             }
         }
     }
-
-    for (i, l) in c.launchagents.labels.iter().enumerate() {
-        if l.is_empty() || l.chars().any(char::is_whitespace) {
-            errs.push(format!("launchagents.labels[{i}] = {l:?}: labels must be non-empty and contain no whitespace"));
-        }
-    }
-
-    if !c.discord.webhook_url.is_empty()
-        && let Err(why) = check_url(&c.discord.webhook_url, &["http", "https"])
-    {
-        errs.push(format!(
-            "discord.webhook_url = {:?}: {why} (DISCORD_OPS_WEBHOOK overrides it)",
-            secret::redact_url(&c.discord.webhook_url)
-        ));
-    }
-    if c.discord.username.trim().is_empty() {
-        errs.push("discord.username is empty: give the name messages are posted under".into());
-    }
+    errs.extend(c.discord.validate("discord"));
 
     if c.daily.hour > 23 {
         errs.push(format!("daily.hour = {}: must be between 0 and 23", c.daily.hour));
@@ -468,9 +288,7 @@ pub fn validate(c: &Config) -> Vec<String> {
         errs.push(format!("daily.max_log_bytes = {}: must be at least 1024", c.daily.max_log_bytes));
     }
     for (i, s) in c.daily.smoke.iter().enumerate() {
-        if s.name.trim().is_empty() {
-            errs.push(format!("daily.smoke[{i}].name is missing: give each smoke command a name"));
-        }
+        validate::name(&mut errs, &format!("daily.smoke[{i}].name"), &s.name, "smoke command");
         if s.command.first().is_none_or(|p| p.is_empty()) {
             errs.push(format!(
                 "daily.smoke[{i}].command is empty: give the program and its arguments, e.g. [\"touch\", \"g/state/.smoke\"]"
@@ -494,66 +312,49 @@ pub fn validate(c: &Config) -> Vec<String> {
     errs
 }
 
-/// libpq-style URLs may leave the host out of the authority and name a
-/// socket folder with `?host=/tmp`, which a generic URL check would refuse.
-fn check_database_url(raw: &str) -> std::result::Result<(), String> {
-    if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
-        return Err("must start with postgresql:// (or postgres://)".into());
-    }
-    let cfg: postgres::Config =
-        raw.parse().map_err(|e: postgres::Error| format!("not a valid PostgreSQL URL ({e})"))?;
-    if cfg.get_hosts().is_empty() {
-        return Err(
-            "the URL names no host: add one (postgresql://user@127.0.0.1:5432/db) or a socket folder (?host=/tmp)"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
-fn check_url(raw: &str, schemes: &[&str]) -> std::result::Result<(), String> {
-    let u = url::Url::parse(raw).map_err(|e| format!("not a valid URL ({e})"))?;
-    if !schemes.contains(&u.scheme()) {
-        return Err(format!("scheme {:?} is not one of {}", u.scheme(), schemes.join(", ")));
-    }
-    if u.host_str().is_none_or(str::is_empty) {
-        return Err("the URL has no host".into());
-    }
-    Ok(())
-}
-
 impl Config {
+    /// The check registry: every check section with the key it is written
+    /// under, in report order. A new check kind is its field above and one
+    /// line here (and in [`Config::checks_mut`]).
+    pub fn checks(&self) -> Vec<(String, &dyn Check)> {
+        let mut all: Vec<(String, &dyn Check)> =
+            vec![("redis".into(), &self.redis), ("database".into(), &self.database)];
+        all.extend(self.api.iter().enumerate().map(|(i, a)| (format!("api[{i}]"), a as &dyn Check)));
+        all.push(("launchagents".into(), &self.launchagents));
+        all
+    }
+
+    /// The same sections, to redact them.
+    fn checks_mut(&mut self) -> Vec<&mut dyn Check> {
+        let mut all: Vec<&mut dyn Check> = vec![&mut self.redis, &mut self.database];
+        all.extend(self.api.iter_mut().map(|a| a as &mut dyn Check));
+        all.push(&mut self.launchagents);
+        all
+    }
+
+    /// The channel registry: every channel that is configured (on).
+    pub fn channels(&self) -> Vec<&dyn Channel> {
+        let mut all: Vec<&dyn Channel> = Vec::new();
+        if self.discord.enabled() {
+            all.push(&self.discord);
+        }
+        all
+    }
+
     /// The configuration with every secret replaced by `***`, for `config show`.
     pub fn redacted(&self) -> Config {
         let mut c = self.clone();
-        c.redis.url = secret::redact_url(&c.redis.url);
-        c.database.url = secret::redact_url(&c.database.url);
-        c.discord.webhook_url = secret::redact_url(&c.discord.webhook_url);
-        for a in &mut c.api {
-            a.url = secret::redact_url(&a.url);
-            for v in a.headers.values_mut() {
-                if !v.starts_with("${") || !v.ends_with('}') {
-                    *v = "***".into();
-                }
-            }
+        for check in c.checks_mut() {
+            check.redact();
         }
+        c.discord.redact();
         c
     }
 
     /// The secrets this configuration holds, for scrubbing any text we print.
     pub fn secrets(&self) -> Vec<String> {
-        let mut s = Vec::new();
-        for u in [&self.redis.url, &self.database.url, &self.discord.webhook_url] {
-            s.extend(secret::url_secrets(u));
-        }
-        for a in &self.api {
-            s.extend(secret::url_secrets(&a.url));
-            for v in a.headers.values() {
-                if let Ok(expanded) = crate::checks::http::expand(v, &|n| std::env::var(n).ok()) {
-                    s.push(expanded);
-                }
-            }
-        }
+        let mut s: Vec<String> = self.checks().iter().flat_map(|(_, c)| c.secrets()).collect();
+        s.extend(self.discord.secrets());
         s
     }
 
@@ -566,16 +367,17 @@ impl Config {
     }
 
     pub fn notifications_enabled(&self) -> bool {
-        !self.discord.webhook_url.is_empty()
+        !self.channels().is_empty()
     }
 
-    /// Where notifications go, for the reports: the webhook redacted, or
+    /// Where notifications go, for the reports: each channel's target, or
     /// "off" and how to turn them on.
     pub fn notifications_target(&self) -> String {
-        if self.notifications_enabled() {
-            format!("Discord webhook {}", secret::redact_url(&self.discord.webhook_url))
-        } else {
+        let channels = self.channels();
+        if channels.is_empty() {
             "off (no webhook configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK)".to_string()
+        } else {
+            channels.iter().map(|c| c.target()).collect::<Vec<_>>().join(", ")
         }
     }
 }

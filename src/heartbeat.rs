@@ -6,27 +6,29 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::alert::{self, Event, discord};
-use crate::app::Ctx;
-use crate::checks::{self, CheckResult, CheckStatus, Kind};
+use crate::alert::{self, Event};
+use crate::channels::{Message, Tone, queue};
+use crate::checks::{self, CheckResult, CheckStatus, Env, Severity};
 use crate::cli::RunArgs;
-use crate::config::Severity;
+use crate::config::{Config, Loaded};
 use crate::exit::{Result, Status};
 use crate::fail;
 use crate::history;
 use crate::log;
+use crate::paths::Paths;
 use crate::report;
 use crate::state::{self, NotificationKind, State};
 
-pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
+pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     let started = Instant::now();
-    let cfg = &ctx.config;
+    let cfg = &loaded.config;
     log::info("=== OPS-Atomic Monitor Starting ===");
-    if let Some(path) = ctx.loaded.named_file() {
+    if let Some(path) = loaded.named_file() {
         log::info(&format!("Config: {}", path.display()));
     }
 
-    let jobs = checks::jobs(cfg, crate::launchd::launchctl::program());
+    let env = Env { launchctl: crate::launchd::launchctl::program() };
+    let jobs = checks::jobs(cfg.checks().into_iter().map(|(_, c)| c), &env);
     let results = checks::run_all(jobs, Duration::from_millis(cfg.monitor.deadline_ms));
     for r in &results {
         log_result(r);
@@ -35,18 +37,19 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
 
     // Step 5: state, notifications and history, under the lock.
     let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
-    let reserved = report::reserve(&ctx.paths.reports_dir(), "heartbeat", now);
+    let reserved = report::reserve(&paths.reports_dir(), "heartbeat", now);
     let report_name = reserved.file_name();
-    let lock = state::lock(&ctx.paths, lock_wait(), "heartbeat")?;
-    let mut st = state::load(&ctx.paths, &lock)?;
+    let channels = cfg.channels();
+    let lock = state::lock(paths, state::lock_wait(), "heartbeat")?;
+    let mut st = state::load(paths, &lock)?;
     let event = alert::record(&mut st, status, now, (&cfg.monitor).into());
     let mut events = Vec::new();
     if let Some(ev) = event {
         events.push(event_name(ev).to_string());
-        if cfg.notifications_enabled() {
-            let msg = message(ctx, ev, &st, &results, &report_name)?;
+        if !channels.is_empty() {
+            let msg = message(paths, cfg, ev, &st, &results, &report_name)?;
             log::info(&format!("{} decided ({})", capitalised(event_name(ev)), msg.title));
-            st.pending_notifications.push(discord::notification(&msg, &cfg.discord.username));
+            queue::enqueue(&mut st, &msg, &channels);
         } else {
             log::warn(&format!(
                 "{} not sent: Discord notifications are off (set discord.webhook_url or DISCORD_OPS_WEBHOOK)",
@@ -59,29 +62,21 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
         ts: now,
         status: status.as_str().into(),
         duration_ms: started.elapsed().as_millis() as u64,
-        checks: results
-            .iter()
-            .map(|r| history::CheckLine {
-                name: r.name.clone(),
-                kind: r.kind,
-                status: r.status,
-                latency_ms: r.latency_ms,
-                message: r.message.clone(),
-            })
-            .collect(),
+        checks: results.iter().map(history::CheckLine::of).collect(),
         events,
     };
-    if let Err(e) = history::append(&ctx.paths, &line) {
+    if let Err(e) = history::append(paths, &line) {
         log::error(&e.0);
         failures.push(e.0);
     }
-    let sent = deliver(ctx, &lock, &mut st, args.no_notify)?;
-    state::save(&ctx.paths, &lock, &st)?;
+    let sent: Vec<NotificationKind> =
+        queue::deliver(paths, &lock, &mut st, &channels, args.no_notify)?.into_iter().map(|d| d.kind).collect();
+    state::save(paths, &lock, &st)?;
     drop(lock);
 
     // Step 6: the report. Its failure exits 3, but the state above stands.
     let duration_ms = started.elapsed().as_millis() as u64;
-    let text = render_report(ctx, &st, status, &results, duration_ms, now)?;
+    let text = render_report(paths, cfg, &st, status, &results, duration_ms, now)?;
     let report_path = reserved.path.clone();
     match report::write(&reserved, &text) {
         Ok(()) => log::info(&format!("Report generated: {report_name}")),
@@ -119,55 +114,6 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
         return Err(fail!("{}", failures.join("; ")));
     }
     Ok(status.exit_code())
-}
-
-/// The lock wait: 30 s, or `OPS_ATOMIC_LOCK_WAIT_MS` (for tests and impatient people).
-pub fn lock_wait() -> Duration {
-    std::env::var("OPS_ATOMIC_LOCK_WAIT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(state::LOCK_WAIT, Duration::from_millis)
-}
-
-/// Sends what is pending (oldest first), saving the queue before the
-/// network is touched so that a crash mid-delivery loses nothing.
-pub fn deliver(ctx: &Ctx, lock: &state::Lock, st: &mut State, no_notify: bool) -> Result<Vec<NotificationKind>> {
-    let cfg = &ctx.config;
-    if st.pending_notifications.is_empty() {
-        return Ok(Vec::new());
-    }
-    let n = st.pending_notifications.len();
-    if no_notify {
-        log::info(&format!("{n} notification(s) pending; not sent (--no-notify)"));
-        return Ok(Vec::new());
-    }
-    if !cfg.notifications_enabled() {
-        log::warn(&format!(
-            "{n} notification(s) pending but no webhook is configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK"
-        ));
-        return Ok(Vec::new());
-    }
-    state::save(&ctx.paths, lock, st)?;
-    let timeout = Duration::from_millis(cfg.discord.timeout_ms);
-    let summary = discord::deliver_pending(st, &cfg.discord.webhook_url, timeout, |now| {
-        // A failed save here only widens the window for a repeat: the final
-        // save after delivery reports its own error.
-        if let Err(e) = state::save(&ctx.paths, lock, now) {
-            log::warn(&format!("could not save the state between deliveries: {e}"));
-        }
-    });
-    for kind in &summary.delivered {
-        log::info(&format!("Discord {} delivered", kind.as_str()));
-    }
-    if let Some(e) = &summary.error {
-        let left = st.pending_notifications.len();
-        let msg = format!("Discord delivery failed: {e}; {left} notification(s) kept for the next run");
-        match e {
-            discord::SendError::Temporary(_) => log::warn(&msg),
-            _ => log::error(&msg),
-        }
-    }
-    Ok(summary.delivered)
 }
 
 fn log_result(r: &CheckResult) {
@@ -213,9 +159,15 @@ fn lines<'a>(results: impl Iterator<Item = &'a CheckResult>) -> Vec<Line<'a>> {
         .collect()
 }
 
-/// The Discord message for an event, from its template.
-fn message(ctx: &Ctx, ev: Event, st: &State, results: &[CheckResult], report_name: &str) -> Result<discord::Message> {
-    let cfg = &ctx.config;
+/// The message for an event, from its template.
+fn message(
+    paths: &Paths,
+    cfg: &Config,
+    ev: Event,
+    st: &State,
+    results: &[CheckResult],
+    report_name: &str,
+) -> Result<Message> {
     let since = st.first_failure_at.map(log::timestamp).unwrap_or_default();
     let mut c = tera::Context::new();
     c.insert("failures", &st.consecutive_failures);
@@ -224,7 +176,7 @@ fn message(ctx: &Ctx, ev: Event, st: &State, results: &[CheckResult], report_nam
     c.insert("report_name", report_name);
     c.insert("failing", &lines(results.iter().filter(|r| r.impact() == Status::Critical)));
     c.insert("warnings", &lines(results.iter().filter(|r| r.impact() == Status::Warnings)));
-    let (kind, template, title, color) = match ev {
+    let (kind, template, title, tone) = match ev {
         Event::Alert | Event::Reminder => {
             let n = results.iter().filter(|r| r.impact() == Status::Critical).count();
             let reminder = ev == Event::Reminder;
@@ -234,17 +186,17 @@ fn message(ctx: &Ctx, ev: Event, st: &State, results: &[CheckResult], report_nam
                 kind,
                 "discord_alert.md",
                 format!("❌ CRITICAL: {n} check{} failing", if n == 1 { "" } else { "s" }),
-                discord::RED,
+                Tone::Red,
             )
         }
         Event::Recovery { lasted } => {
             let lasted = alert::human_duration(lasted);
             c.insert("lasted", &lasted);
             c.insert("reminder", &false);
-            (NotificationKind::Recovery, "discord_recovery.md", format!("✅ RECOVERED after {lasted}"), discord::GREEN)
+            (NotificationKind::Recovery, "discord_recovery.md", format!("✅ RECOVERED after {lasted}"), Tone::Green)
         }
     };
-    let (description, problem) = report::render(&ctx.paths.templates_dir(), template, &c)?;
+    let (body, problem) = report::render(&paths.templates_dir(), template, &c)?;
     if let Some(p) = problem {
         log::error(&p);
     }
@@ -252,12 +204,12 @@ fn message(ctx: &Ctx, ev: Event, st: &State, results: &[CheckResult], report_nam
         NotificationKind::Recovery => format!("✅ OPS-Atomic: recovered ({title})"),
         _ => format!("❌ OPS-Atomic: {title}"),
     };
-    Ok(discord::Message {
+    Ok(Message {
         kind,
         content,
         title,
-        description,
-        color,
+        body,
+        tone,
         footer: format!("ops-atomic heartbeat · {report_name}"),
         timestamp: Utc::now(),
     })
@@ -270,14 +222,14 @@ struct Section<'a> {
 }
 
 fn render_report(
-    ctx: &Ctx,
+    paths: &Paths,
+    cfg: &Config,
     st: &State,
     status: Status,
     results: &[CheckResult],
     duration_ms: u64,
     now: chrono::DateTime<Utc>,
 ) -> Result<String> {
-    let cfg = &ctx.config;
     let mut c = tera::Context::new();
     c.insert("timestamp", &log::timestamp(now));
     c.insert("status", status.as_str());
@@ -292,16 +244,19 @@ fn render_report(
     let kinds: Vec<&str> = st.pending_notifications.iter().map(|n| n.kind.as_str()).collect();
     c.insert("pending_kinds", &kinds.join(", "));
     c.insert("delivery_error", &st.last_delivery_error.clone().unwrap_or_default());
-    let mut sections = Vec::new();
-    for kind in [Kind::Redis, Kind::Database, Kind::Api, Kind::Launchagent] {
-        let checks = lines(results.iter().filter(|r| r.kind == kind));
-        if !checks.is_empty() {
-            sections.push(Section { title: kind.section(), checks });
+    let mut titles: Vec<&'static str> = Vec::new();
+    for r in results {
+        if !titles.contains(&r.section) {
+            titles.push(r.section);
         }
     }
+    let sections: Vec<Section> = titles
+        .into_iter()
+        .map(|title| Section { title, checks: lines(results.iter().filter(|r| r.section == title)) })
+        .collect();
     c.insert("sections", &sections);
     c.insert("summary", &summary(status, results));
-    let (text, problem) = report::render(&ctx.paths.templates_dir(), "heartbeat.md", &c)?;
+    let (text, problem) = report::render(&paths.templates_dir(), "heartbeat.md", &c)?;
     if let Some(p) = problem {
         log::error(&p);
     }

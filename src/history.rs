@@ -6,7 +6,7 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{CheckStatus, Kind};
+use crate::checks::{CheckResult, CheckStatus};
 use crate::exit::Result;
 use crate::fail;
 use crate::paths::Paths;
@@ -25,11 +25,34 @@ pub struct Line {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckLine {
+    /// The check's id (SPEC §3); lines written before ids existed get one
+    /// from their kind and name when read.
+    #[serde(default)]
+    pub id: String,
     pub name: String,
-    pub kind: Kind,
+    pub kind: String,
     pub status: CheckStatus,
     pub latency_ms: u64,
     pub message: String,
+}
+
+impl CheckLine {
+    pub fn of(r: &CheckResult) -> CheckLine {
+        CheckLine {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            kind: r.kind.to_string(),
+            status: r.status,
+            latency_ms: r.latency_ms,
+            message: r.message.clone(),
+        }
+    }
+}
+
+/// The id an old line's check had: a one-of-a-kind check ("Redis", kind
+/// "redis") is its kind, the others are `<kind>:<name>`.
+fn legacy_id(kind: &str, name: &str) -> String {
+    if name.eq_ignore_ascii_case(kind) { kind.to_string() } else { format!("{kind}:{name}") }
 }
 
 /// Appends one line (call with the state lock held, so lines never interleave).
@@ -74,7 +97,10 @@ fn parse(text: &str) -> History {
     let mut h = History { lines: Vec::new(), raw: Vec::new(), unreadable: 0 };
     for l in text.lines().filter(|l| !l.trim().is_empty()) {
         match serde_json::from_str::<Line>(l) {
-            Ok(line) => {
+            Ok(mut line) => {
+                for c in line.checks.iter_mut().filter(|c| c.id.is_empty()) {
+                    c.id = legacy_id(&c.kind, &c.name);
+                }
                 h.lines.push(line);
                 h.raw.push(l.to_string());
             }
@@ -117,5 +143,16 @@ mod tests {
         let h = parse(text);
         assert_eq!((h.lines.len(), h.unreadable), (1, 1));
         assert!(h.raw[0].contains("\"future\":1"));
+    }
+
+    #[test]
+    fn lines_without_ids_get_the_ids_checks_have_now() {
+        let text = r#"{"ts":"2025-10-27T00:00:00Z","status":"HEALTHY","duration_ms":1,"checks":[
+            {"name":"Redis","kind":"redis","status":"ok","latency_ms":1,"message":""},
+            {"name":"API Health","kind":"api","status":"ok","latency_ms":1,"message":""},
+            {"name":"homebrew.mxcl.redis","kind":"launchagent","status":"ok","latency_ms":1,"message":""}]}"#;
+        let h = parse(&text.replace('\n', ""));
+        let ids: Vec<&str> = h.lines[0].checks.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["redis", "api:API Health", "launchagent:homebrew.mxcl.redis"]);
     }
 }

@@ -5,10 +5,12 @@
 
 pub mod alert;
 pub mod app;
+pub mod channels;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod daily;
+pub mod envvars;
 pub mod exit;
 pub mod heartbeat;
 pub mod history;
@@ -19,3 +21,4 @@ pub mod proc;
 pub mod report;
 pub mod secret;
 pub mod state;
+pub mod validate;

@@ -110,6 +110,34 @@ pub fn redact_url(raw: &str) -> String {
     u.to_string().replace("%2A%2A%2A", "***")
 }
 
+/// Where a service URL points, for reports: `host:port`, or a socket folder
+/// (`?host=/tmp`), never a user or a password.
+pub fn url_target(raw: &str) -> String {
+    let query_host =
+        |q: &str| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "host").map(|(_, v)| v.into_owned());
+    let Ok(u) = url::Url::parse(raw) else {
+        // libpq's `postgresql://user@/db?host=/tmp` has no host for `Url`.
+        return raw.split_once('?').and_then(|(_, q)| query_host(q)).unwrap_or_default();
+    };
+    let socket = u.query().and_then(query_host);
+    match (u.host_str().filter(|h| !h.is_empty()), socket) {
+        (Some(h), _) => match u.port_or_known_default().or_else(|| default_port(u.scheme())) {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_string(),
+        },
+        (None, Some(folder)) => folder,
+        (None, None) => String::new(),
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "redis" | "rediss" => Some(6379),
+        "postgres" | "postgresql" => Some(5432),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +162,13 @@ mod tests {
         assert!(s.contains(&"p%40ss".to_string()));
         assert!(s.contains(&"p@ss".to_string()));
         assert_eq!(url_secrets("https://discord.com/api/webhooks/1/tok"), vec!["tok".to_string()]);
+    }
+
+    #[test]
+    fn targets_name_host_and_port_only() {
+        assert_eq!(url_target("redis://:hunter2@127.0.0.1:6380/0"), "127.0.0.1:6380");
+        assert_eq!(url_target("redis://localhost"), "localhost:6379");
+        assert_eq!(url_target("postgresql://app:pw@db.local/app"), "db.local:5432");
+        assert_eq!(url_target("postgresql://app@/db?host=/tmp"), "/tmp");
     }
 }

@@ -97,17 +97,30 @@ impl NotificationKind {
     }
 }
 
-/// A rendered Discord message waiting to be delivered.
+/// A message rendered for one channel, waiting to be delivered.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Notification {
+    /// The channel it is for; queues written before channels had names
+    /// were Discord's.
+    #[serde(default = "discord")]
+    pub channel: String,
     pub kind: NotificationKind,
     pub created_at: DateTime<Utc>,
-    /// The webhook body, ready to POST.
+    /// The channel's payload, ready to send.
     pub payload: serde_json::Value,
     #[serde(default)]
     pub attempts: u32,
     #[serde(default)]
     pub last_error: Option<String>,
+}
+
+fn discord() -> String {
+    "discord".into()
+}
+
+/// The lock wait: 30 s, or `OPS_ATOMIC_LOCK_WAIT_MS` (for tests and impatient people).
+pub fn lock_wait() -> Duration {
+    std::env::var("OPS_ATOMIC_LOCK_WAIT_MS").ok().and_then(|v| v.parse().ok()).map_or(LOCK_WAIT, Duration::from_millis)
 }
 
 /// The held lock. Dropping it releases the lock.

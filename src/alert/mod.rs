@@ -2,9 +2,7 @@
 //!
 //! [`record`] applies one heartbeat's status to the state and says which
 //! notification, if any, it calls for. It does no I/O, so the rules are
-//! unit-tested over sequences of statuses; delivery lives in `discord`.
-
-pub mod discord;
+//! unit-tested over sequences of statuses; delivery lives in `channels`.
 
 use chrono::{DateTime, Duration, Utc};
 

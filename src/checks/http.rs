@@ -1,22 +1,103 @@
 //! HTTP API endpoints: GET, then the status, body and latency expectations.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use super::{CheckResult, CheckStatus, Job, Kind};
-use crate::config::Api;
+use serde::{Deserialize, Serialize};
+
+use super::{Check, CheckResult, CheckStatus, Env, Ident, Severity};
+use crate::envvars::expand;
+use crate::{secret, validate};
 
 /// Bodies are read up to this size for the `expect_body_contains` check.
 const MAX_BODY: u64 = 1024 * 1024;
 
-pub fn job(cfg: &Api) -> Job {
-    let cfg = cfg.clone();
-    Job {
-        name: cfg.name.clone(),
-        kind: Kind::Api,
-        severity: cfg.severity,
-        timeout: Duration::from_millis(cfg.timeout_ms),
-        work: Box::new(move || vec![check(&cfg, &|n| std::env::var(n).ok())]),
+/// `[[api]]`: one HTTP endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    /// Name shown in reports and alerts.
+    pub name: String,
+    /// http:// or https:// URL, fetched with GET.
+    pub url: String,
+    /// Request timeout in ms.
+    pub timeout_ms: u64,
+    /// Expected status code; absent = any 2xx.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<u16>,
+    /// Text the body must contain; empty = no expectation.
+    pub expect_body_contains: String,
+    /// Latency over this many ms is a warning; 0 = no expectation.
+    pub max_latency_ms: u64,
+    /// Request headers; values may use ${ENV_VAR}.
+    pub headers: BTreeMap<String, String>,
+    /// What a failure counts as.
+    pub severity: Severity,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            name: String::new(),
+            url: String::new(),
+            timeout_ms: 5000,
+            expect_status: None,
+            expect_body_contains: String::new(),
+            max_latency_ms: 0,
+            headers: BTreeMap::new(),
+            severity: Severity::Warning,
+        }
+    }
+}
+
+impl Check for Api {
+    fn kind(&self) -> &'static str {
+        "api"
+    }
+    fn section(&self) -> &'static str {
+        "API Endpoints"
+    }
+    fn idents(&self) -> Vec<Ident> {
+        vec![Ident {
+            id: format!("api:{}", self.name),
+            name: self.name.clone(),
+            kind: self.kind(),
+            section: self.section(),
+            severity: self.severity,
+            target: secret::redact_url(&self.url),
+        }]
+    }
+    fn validate(&self, at: &str) -> Vec<String> {
+        let mut errs = Vec::new();
+        validate::timeout_ms(&mut errs, &format!("{at}.timeout_ms"), self.timeout_ms);
+        validate::name(&mut errs, &format!("{at}.name"), &self.name, "endpoint");
+        validate::url(&mut errs, &format!("{at}.url"), &self.url, &["http", "https"], "");
+        if let Some(s) = self.expect_status
+            && !(100..=599).contains(&s)
+        {
+            errs.push(format!("{at}.expect_status = {s}: must be an HTTP status between 100 and 599"));
+        }
+        validate::headers(&mut errs, &format!("{at}.headers"), &self.headers);
+        errs
+    }
+    fn secrets(&self) -> Vec<String> {
+        let mut s = secret::url_secrets(&self.url);
+        s.extend(validate::header_secrets(self.headers.values()));
+        s
+    }
+    fn redact(&mut self) {
+        self.url = secret::redact_url(&self.url);
+        validate::redact_headers(self.headers.values_mut());
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+    fn run(&self, _env: &Env) -> Vec<CheckResult> {
+        vec![check(self, &|n| std::env::var(n).ok())]
+    }
+    fn boxed(&self) -> Box<dyn Check> {
+        Box::new(self.clone())
     }
 }
 
@@ -30,7 +111,7 @@ pub fn check(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> CheckResult {
             judge(cfg, code, &body, latency)
         }
     };
-    let mut r = CheckResult::new(&cfg.name, Kind::Api, cfg.severity, status, message);
+    let mut r = CheckResult::new(&cfg.idents()[0], status, message);
     r.latency_ms = start.elapsed().as_millis() as u64;
     r
 }
@@ -114,32 +195,6 @@ fn describe(t: &ureq::Transport) -> String {
     text
 }
 
-/// Checks the `${VAR}` syntax of a header value.
-pub fn check_template(v: &str) -> Result<(), String> {
-    expand(v, &|_| Some(String::new())).map(|_| ())
-}
-
-/// Replaces each `${VAR}` with the variable's value. A variable that is not
-/// set is an error naming it: sending an empty token would only hide the cause.
-pub fn expand(v: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = v;
-    while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unclosed ${{ in {v:?}"))?;
-        let name = &after[..end];
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("${{{name}}} is not a valid environment variable name"));
-        }
-        let value = env(name).ok_or_else(|| format!("uses ${{{name}}}, which is not set in the environment"))?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,15 +216,5 @@ mod tests {
         a.max_latency_ms = 10;
         assert_eq!(judge(&a, 418, "ok", 11).0, CheckStatus::Warn);
         assert_eq!(judge(&a, 418, "ok", 10).0, CheckStatus::Ok);
-    }
-
-    #[test]
-    fn env_vars_expand_in_headers() {
-        let env = |n: &str| (n == "TOKEN").then(|| "abc".to_string());
-        assert_eq!(expand("Bearer ${TOKEN}", &env).unwrap(), "Bearer abc");
-        assert_eq!(expand("plain", &env).unwrap(), "plain");
-        assert!(expand("${MISSING}", &env).unwrap_err().contains("MISSING"));
-        assert!(expand("${OPEN", &env).is_err());
-        assert!(check_template("${BAD-NAME}").is_err());
     }
 }

@@ -1,49 +1,91 @@
 //! LaunchAgents: one `launchctl list` call, parsed for every configured label.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{CheckResult, CheckStatus, Job, Kind};
-use crate::config::{LaunchAgents, Severity};
+use serde::{Deserialize, Serialize};
+
+use super::{Check, CheckResult, CheckStatus, Env, Ident, Severity, each};
 use crate::launchd::launchctl::{self, ListEntry};
 
 /// launchctl answers in milliseconds; this only guards against a wedged one.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn job(cfg: &LaunchAgents, program: Option<PathBuf>) -> Job {
-    let cfg = cfg.clone();
-    Job {
-        name: "LaunchAgents".into(),
-        kind: Kind::Launchagent,
-        severity: cfg.severity,
-        timeout: TIMEOUT,
-        work: Box::new(move || check(&cfg, program)),
+/// `[launchagents]`: LaunchAgent labels that must be loaded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LaunchAgents {
+    /// Labels that must be loaded.
+    pub labels: Vec<String>,
+    /// What "not loaded" counts as; a non-zero last exit is always a warning.
+    pub severity: Severity,
+}
+
+impl Default for LaunchAgents {
+    fn default() -> Self {
+        LaunchAgents { labels: Vec::new(), severity: Severity::Critical }
     }
 }
 
-pub fn check(cfg: &LaunchAgents, program: Option<PathBuf>) -> Vec<CheckResult> {
+impl Check for LaunchAgents {
+    fn kind(&self) -> &'static str {
+        "launchagent"
+    }
+    fn section(&self) -> &'static str {
+        "LaunchAgents"
+    }
+    fn enabled(&self) -> bool {
+        !self.labels.is_empty()
+    }
+    fn idents(&self) -> Vec<Ident> {
+        self.labels.iter().map(|l| ident(l, self.severity)).collect()
+    }
+    fn validate(&self, at: &str) -> Vec<String> {
+        let mut errs = Vec::new();
+        for (i, l) in self.labels.iter().enumerate() {
+            if l.is_empty() || l.chars().any(char::is_whitespace) {
+                errs.push(format!("{at}.labels[{i}] = {l:?}: labels must be non-empty and contain no whitespace"));
+            }
+        }
+        errs
+    }
+    fn timeout(&self) -> Duration {
+        TIMEOUT
+    }
+    fn run(&self, env: &Env) -> Vec<CheckResult> {
+        check(self, env.launchctl.as_deref())
+    }
+    fn boxed(&self) -> Box<dyn Check> {
+        Box::new(self.clone())
+    }
+}
+
+fn ident(label: &str, severity: Severity) -> Ident {
+    Ident {
+        id: format!("launchagent:{label}"),
+        name: label.to_string(),
+        kind: "launchagent",
+        section: "LaunchAgents",
+        severity,
+        target: label.to_string(),
+    }
+}
+
+pub fn check(cfg: &LaunchAgents, program: Option<&Path>) -> Vec<CheckResult> {
     let start = Instant::now();
-    let each = |status, msg: &str| -> Vec<CheckResult> {
-        cfg.labels
-            .iter()
-            .map(|l| {
-                let mut r = CheckResult::new(l, Kind::Launchagent, cfg.severity, status, msg);
-                r.latency_ms = start.elapsed().as_millis() as u64;
-                r
-            })
-            .collect()
-    };
+    let idents = cfg.idents();
+    let all = |status, msg: &str| each(&idents, status, msg, start.elapsed().as_millis() as u64);
     let Some(program) = program else {
-        return each(CheckStatus::Skipped, "launchctl not found on this system; LaunchAgent checks skipped");
+        return all(CheckStatus::Skipped, "launchctl not found on this system; LaunchAgent checks skipped");
     };
-    let out = match crate::proc::run(&program, &["list"], None, TIMEOUT) {
+    let out = match crate::proc::run(program, &["list"], None, TIMEOUT) {
         Ok(o) => o,
         Err(crate::proc::SpawnError::NotFound) => {
-            return each(CheckStatus::Skipped, "launchctl not found on this system; LaunchAgent checks skipped");
+            return all(CheckStatus::Skipped, "launchctl not found on this system; LaunchAgent checks skipped");
         }
         Err(e) => {
-            return each(CheckStatus::Fail, &format!("could not run {}: {e}", program.display()));
+            return all(CheckStatus::Fail, &format!("could not run {}: {e}", program.display()));
         }
     };
     if !out.success() {
@@ -52,7 +94,7 @@ pub fn check(cfg: &LaunchAgents, program: Option<PathBuf>) -> Vec<CheckResult> {
         } else {
             format!("`launchctl list` failed: {}", crate::proc::tail(&out.stderr, 2, 200))
         };
-        return each(CheckStatus::Fail, &why);
+        return all(CheckStatus::Fail, &why);
     }
     let loaded: HashMap<String, ListEntry> =
         launchctl::parse_list(&out.stdout).into_iter().map(|e| (e.label.clone(), e)).collect();
@@ -85,7 +127,7 @@ pub fn judge(label: &str, entry: Option<&ListEntry>, severity: Severity) -> Chec
             (None, _) => (CheckStatus::Ok, "loaded".to_string()),
         },
     };
-    CheckResult::new(label, Kind::Launchagent, severity, status, msg)
+    CheckResult::new(&ident(label, severity), status, msg)
 }
 
 #[cfg(test)]
@@ -103,6 +145,7 @@ mod tests {
         let k = judge("x", Some(&e(None, Some(-15))), Severity::Critical);
         assert!(k.message.contains("SIGTERM"), "{}", k.message);
         assert!(judge("x", Some(&e(Some(7), Some(0))), Severity::Critical).message.contains("PID 7"));
+        assert_eq!(judge("x", None, Severity::Critical).id, "launchagent:x");
     }
 
     #[test]

@@ -1,5 +1,12 @@
-//! The health checks and how they run: concurrently, each under its own
+//! The health checks: the `Check` seam every kind implements, the result
+//! every kind produces, and how they run: concurrently, each under its own
 //! timeout, all under the heartbeat's deadline.
+//!
+//! A kind is one file here. Its struct is both its config section (serde,
+//! defaults, doc comments) and its implementation of [`Check`]: what it is
+//! called, how its section is validated, which secrets it holds, where it
+//! looks and how it runs. `config::Config::checks` is the registry. Nothing
+//! else in the program names a kind.
 //!
 //! A failing check is an outcome ([`CheckResult`] with `Fail`), never an
 //! `Err`: `?` is kept for the tool's own failures. Each check runs on its own
@@ -12,34 +19,79 @@ pub mod launchagent;
 pub mod postgres;
 pub mod redis;
 
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Severity};
 use crate::exit::Status;
 
-/// Which kind of check produced a result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// How much a failing check counts towards the overall status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Redis,
-    Database,
-    Api,
-    Launchagent,
+pub enum Severity {
+    Critical,
+    Warning,
 }
 
-impl Kind {
-    /// The report section this kind is listed under.
-    pub fn section(self) -> &'static str {
+impl Severity {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Redis => "Redis",
-            Kind::Database => "Database",
-            Kind::Api => "API Endpoints",
-            Kind::Launchagent => "LaunchAgents",
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
         }
     }
+}
+
+/// One kind of check: its config section and how it runs.
+pub trait Check: Send + Sync {
+    /// The kind as ids, history, metrics and `--json` name it: `"redis"`, `"api"`.
+    fn kind(&self) -> &'static str;
+    /// The report heading this kind's results are listed under.
+    fn section(&self) -> &'static str;
+    /// Whether the section asks for any check at all.
+    fn enabled(&self) -> bool {
+        true
+    }
+    /// The checks this section yields, in order (LaunchAgents: one per label).
+    fn idents(&self) -> Vec<Ident>;
+    /// Every problem in the section, each naming its key under `at` (`"api[0]"`).
+    fn validate(&self, at: &str) -> Vec<String>;
+    /// Secret values the section holds, to scrub from anything printed.
+    fn secrets(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Replaces the secrets with `***`, for `config show`.
+    fn redact(&mut self) {}
+    /// Its own time limit; the heartbeat's deadline bounds it too.
+    fn timeout(&self) -> Duration;
+    /// Runs the check: one result per ident, failures as outcomes.
+    fn run(&self, env: &Env) -> Vec<CheckResult>;
+    /// An owned copy for the thread that runs it (the runner abandons a hung
+    /// check's thread, so it cannot borrow the config).
+    fn boxed(&self) -> Box<dyn Check>;
+}
+
+/// What a check may need from the machine it runs on.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// The launchctl program, if this system has one.
+    pub launchctl: Option<PathBuf>,
+}
+
+/// Who a result is about: the stable id (SPEC §3 "Check identity"), the
+/// name people read, and where it looks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    /// `redis`, `database`, `api:<name>`, `launchagent:<label>`, …
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub section: &'static str,
+    pub severity: Severity,
+    /// Where it looks, without secrets: `127.0.0.1:6379`, a URL, a label.
+    pub target: String,
 }
 
 /// The outcome of one check.
@@ -71,27 +123,36 @@ impl CheckStatus {
     }
 }
 
-/// One check's result: what a report line and a history entry show.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One check's result: what a report line, a history entry and `--json` show.
+#[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
+    pub id: String,
     pub name: String,
-    pub kind: Kind,
+    pub kind: &'static str,
+    /// The report heading of its kind.
+    #[serde(skip)]
+    pub section: &'static str,
     pub status: CheckStatus,
     pub severity: Severity,
     pub latency_ms: u64,
     /// One line, secrets scrubbed.
     pub message: String,
+    /// Where it looked, without secrets.
+    pub target: String,
 }
 
 impl CheckResult {
-    pub fn new(name: &str, kind: Kind, severity: Severity, status: CheckStatus, message: impl Into<String>) -> Self {
+    pub fn new(who: &Ident, status: CheckStatus, message: impl Into<String>) -> Self {
         CheckResult {
-            name: name.to_string(),
-            kind,
+            id: who.id.clone(),
+            name: who.name.clone(),
+            kind: who.kind,
+            section: who.section,
             status,
-            severity,
+            severity: who.severity,
             latency_ms: 0,
             message: one_line(&crate::secret::scrub(&message.into())),
+            target: crate::secret::scrub(&who.target),
         }
     }
 
@@ -103,6 +164,19 @@ impl CheckResult {
             (CheckStatus::Ok | CheckStatus::Skipped, _) => Status::Healthy,
         }
     }
+}
+
+/// The same result for every ident: a section-wide answer ("launchctl not
+/// found"), a timeout, a crash.
+pub fn each(idents: &[Ident], status: CheckStatus, message: &str, latency_ms: u64) -> Vec<CheckResult> {
+    idents
+        .iter()
+        .map(|who| {
+            let mut r = CheckResult::new(who, status, message);
+            r.latency_ms = latency_ms;
+            r
+        })
+        .collect()
 }
 
 /// Overall status: CRITICAL if any critical failure, else WARNINGS if any
@@ -123,32 +197,26 @@ pub fn one_line(s: &str) -> String {
     }
 }
 
-/// A check waiting to run: what to call it if it never answers, and the
+/// A check waiting to run: who it reports on if it never answers, and the
 /// work itself, which may return several results (LaunchAgents: one per label).
 pub struct Job {
-    pub name: String,
-    pub kind: Kind,
-    pub severity: Severity,
+    pub idents: Vec<Ident>,
     pub timeout: Duration,
     pub work: Box<dyn FnOnce() -> Vec<CheckResult> + Send>,
 }
 
-/// The jobs of every enabled check in the configuration.
-pub fn jobs(config: &Config, launchctl: Option<std::path::PathBuf>) -> Vec<Job> {
-    let mut jobs = Vec::new();
-    if config.redis.enabled {
-        jobs.push(redis::job(&config.redis));
+impl Job {
+    /// The job of one enabled check section.
+    pub fn of(check: &dyn Check, env: &Env) -> Job {
+        let owned = check.boxed();
+        let env = env.clone();
+        Job { idents: check.idents(), timeout: check.timeout(), work: Box::new(move || owned.run(&env)) }
     }
-    if config.database.enabled {
-        jobs.push(postgres::job(&config.database));
-    }
-    for api in &config.api {
-        jobs.push(http::job(api));
-    }
-    if !config.launchagents.labels.is_empty() {
-        jobs.push(launchagent::job(&config.launchagents, launchctl));
-    }
-    jobs
+}
+
+/// The jobs of the given check sections that are enabled.
+pub fn jobs<'a>(checks: impl IntoIterator<Item = &'a dyn Check>, env: &Env) -> Vec<Job> {
+    checks.into_iter().filter(|c| c.enabled()).map(|c| Job::of(c, env)).collect()
 }
 
 /// Runs every job concurrently. A job still running at its own timeout or at
@@ -159,9 +227,7 @@ pub fn run_all(jobs: Vec<Job>, deadline: Duration) -> Vec<CheckResult> {
     let deadline_at = start + deadline;
     let (tx, rx) = mpsc::channel::<(usize, Vec<CheckResult>, u64)>();
     struct Pending {
-        name: String,
-        kind: Kind,
-        severity: Severity,
+        idents: Vec<Ident>,
         due: Instant,
         limit_ms: u64,
         by_deadline: bool,
@@ -171,44 +237,24 @@ pub fn run_all(jobs: Vec<Job>, deadline: Duration) -> Vec<CheckResult> {
         let own = start + job.timeout;
         let by_deadline = deadline_at < own;
         pending.push(Some(Pending {
-            name: job.name.clone(),
-            kind: job.kind,
-            severity: job.severity,
+            idents: job.idents.clone(),
             due: own.min(deadline_at),
             limit_ms: if by_deadline { deadline.as_millis() as u64 } else { job.timeout.as_millis() as u64 },
             by_deadline,
         }));
         let thread_tx = tx.clone();
         let work = job.work;
-        let name = job.name;
-        let (kind, severity) = (job.kind, job.severity);
+        let idents = job.idents;
+        let name = idents.first().map_or_else(String::new, |w| w.id.clone());
         let spawned = std::thread::Builder::new().name(format!("check {name}")).spawn(move || {
             let t = Instant::now();
-            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
-                vec![CheckResult::new(
-                    &name,
-                    kind,
-                    severity,
-                    CheckStatus::Fail,
-                    "the check crashed (a bug in ops-atomic)",
-                )]
-            });
+            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|_| each(&idents, CheckStatus::Fail, "the check crashed (a bug in ops-atomic)", 0));
             let _ = thread_tx.send((i, results, t.elapsed().as_millis() as u64));
         });
         if spawned.is_err() {
-            let p = pending[i].take().expect("just pushed");
-            let _ = tx.send((
-                i,
-                vec![CheckResult::new(
-                    &p.name,
-                    p.kind,
-                    p.severity,
-                    CheckStatus::Fail,
-                    "could not start a thread for this check",
-                )],
-                0,
-            ));
-            pending[i] = Some(p);
+            let idents = pending[i].as_ref().map(|p| p.idents.clone()).unwrap_or_default();
+            let _ = tx.send((i, each(&idents, CheckStatus::Fail, "could not start a thread for this check", 0), 0));
         }
     }
     drop(tx);
@@ -237,9 +283,8 @@ pub fn run_all(jobs: Vec<Job>, deadline: Duration) -> Vec<CheckResult> {
                         } else {
                             format!("timed out after {} ms", p.limit_ms)
                         };
-                        let mut r = CheckResult::new(&p.name, p.kind, p.severity, CheckStatus::Fail, why);
-                        r.latency_ms = now.duration_since(start).as_millis() as u64;
-                        slots[i] = Some(vec![r]);
+                        let latency = now.duration_since(start).as_millis() as u64;
+                        slots[i] = Some(each(&p.idents, CheckStatus::Fail, &why, latency));
                     }
                 }
             }
@@ -250,19 +295,23 @@ pub fn run_all(jobs: Vec<Job>, deadline: Duration) -> Vec<CheckResult> {
 }
 
 #[cfg(test)]
+pub(crate) fn ident(id: &str, severity: Severity) -> Ident {
+    Ident { id: id.into(), name: id.into(), kind: "api", section: "API Endpoints", severity, target: String::new() }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     fn job(name: &str, timeout_ms: u64, sleep_ms: u64) -> Job {
-        let n = name.to_string();
+        let who = ident(name, Severity::Warning);
+        let idents = vec![who.clone()];
         Job {
-            name: name.into(),
-            kind: Kind::Api,
-            severity: Severity::Warning,
+            idents,
             timeout: Duration::from_millis(timeout_ms),
             work: Box::new(move || {
                 std::thread::sleep(Duration::from_millis(sleep_ms));
-                vec![CheckResult::new(&n, Kind::Api, Severity::Warning, CheckStatus::Ok, "fine")]
+                vec![CheckResult::new(&who, CheckStatus::Ok, "fine")]
             }),
         }
     }
@@ -291,11 +340,25 @@ mod tests {
     }
 
     #[test]
+    fn a_hung_section_fails_every_check_it_holds() {
+        let idents = vec![ident("launchagent:a", Severity::Critical), ident("launchagent:b", Severity::Critical)];
+        let j = Job {
+            idents,
+            timeout: Duration::from_millis(30),
+            work: Box::new(|| {
+                std::thread::sleep(Duration::from_secs(5));
+                Vec::new()
+            }),
+        };
+        let r = run_all(vec![j], Duration::from_secs(1));
+        let ids: Vec<_> = r.iter().map(|r| (r.id.as_str(), r.status)).collect();
+        assert_eq!(ids, [("launchagent:a", CheckStatus::Fail), ("launchagent:b", CheckStatus::Fail)]);
+    }
+
+    #[test]
     fn a_panicking_check_is_a_failure_not_a_crash() {
         let j = Job {
-            name: "boom".into(),
-            kind: Kind::Redis,
-            severity: Severity::Critical,
+            idents: vec![ident("redis", Severity::Critical)],
             timeout: Duration::from_secs(1),
             work: Box::new(|| panic!("bug")),
         };
@@ -306,7 +369,7 @@ mod tests {
 
     #[test]
     fn overall_follows_severity() {
-        let mk = |st, sev| CheckResult::new("x", Kind::Api, sev, st, "");
+        let mk = |st, sev| CheckResult::new(&ident("x", sev), st, "");
         assert_eq!(overall(&[]), Status::Healthy);
         assert_eq!(overall(&[mk(CheckStatus::Fail, Severity::Warning)]), Status::Warnings);
         assert_eq!(overall(&[mk(CheckStatus::Warn, Severity::Critical)]), Status::Warnings);

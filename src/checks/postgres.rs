@@ -2,18 +2,104 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CheckResult, CheckStatus, Job, Kind};
-use crate::config::Database;
+use serde::{Deserialize, Serialize};
 
-pub fn job(cfg: &Database) -> Job {
-    let cfg = cfg.clone();
-    Job {
-        name: "Database".into(),
-        kind: Kind::Database,
-        severity: cfg.severity,
-        timeout: Duration::from_millis(cfg.timeout_ms),
-        work: Box::new(move || vec![check(&cfg)]),
+use super::{Check, CheckResult, CheckStatus, Env, Ident, Severity};
+use crate::secret;
+
+/// `[database]`: the PostgreSQL check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// Run this check.
+    pub enabled: bool,
+    /// postgresql:// URL (env DATABASE_URL).
+    pub url: String,
+    /// Connect + query timeout in ms.
+    pub timeout_ms: u64,
+    /// The query that must succeed.
+    pub query: String,
+    /// What a failure counts as.
+    pub severity: Severity,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            enabled: true,
+            url: "postgresql://postgres@127.0.0.1:5432/postgres".into(),
+            timeout_ms: 5000,
+            query: "SELECT 1".into(),
+            severity: Severity::Critical,
+        }
     }
+}
+
+impl Check for Database {
+    fn kind(&self) -> &'static str {
+        "database"
+    }
+    fn section(&self) -> &'static str {
+        "Database"
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn idents(&self) -> Vec<Ident> {
+        vec![Ident {
+            id: "database".into(),
+            name: "Database".into(),
+            kind: self.kind(),
+            section: self.section(),
+            severity: self.severity,
+            target: secret::url_target(&self.url),
+        }]
+    }
+    fn validate(&self, at: &str) -> Vec<String> {
+        let mut errs = Vec::new();
+        crate::validate::timeout_ms(&mut errs, &format!("{at}.timeout_ms"), self.timeout_ms);
+        if self.enabled {
+            if let Err(why) = check_database_url(&self.url) {
+                errs.push(format!("{at}.url = {:?}: {why}", secret::redact_url(&self.url)));
+            }
+            if self.query.trim().is_empty() {
+                errs.push(format!("{at}.query is empty: give a query such as \"SELECT 1\""));
+            }
+        }
+        errs
+    }
+    fn secrets(&self) -> Vec<String> {
+        secret::url_secrets(&self.url)
+    }
+    fn redact(&mut self) {
+        self.url = secret::redact_url(&self.url);
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+    fn run(&self, _env: &Env) -> Vec<CheckResult> {
+        vec![check(self)]
+    }
+    fn boxed(&self) -> Box<dyn Check> {
+        Box::new(self.clone())
+    }
+}
+
+/// libpq-style URLs may leave the host out of the authority and name a
+/// socket folder with `?host=/tmp`, which a generic URL check would refuse.
+fn check_database_url(raw: &str) -> std::result::Result<(), String> {
+    if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
+        return Err("must start with postgresql:// (or postgres://)".into());
+    }
+    let cfg: postgres::Config =
+        raw.parse().map_err(|e: postgres::Error| format!("not a valid PostgreSQL URL ({e})"))?;
+    if cfg.get_hosts().is_empty() {
+        return Err(
+            "the URL names no host: add one (postgresql://user@127.0.0.1:5432/db) or a socket folder (?host=/tmp)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 pub fn check(cfg: &Database) -> CheckResult {
@@ -22,7 +108,7 @@ pub fn check(cfg: &Database) -> CheckResult {
         Ok(rows) => (CheckStatus::Ok, format!("query answered ({rows} row{})", if rows == 1 { "" } else { "s" })),
         Err(e) => (CheckStatus::Fail, format!("Database not responding: {e}")),
     };
-    let mut r = CheckResult::new("Database", Kind::Database, cfg.severity, status, message);
+    let mut r = CheckResult::new(&cfg.idents()[0], status, message);
     r.latency_ms = start.elapsed().as_millis() as u64;
     r
 }

@@ -2,17 +2,73 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CheckResult, CheckStatus, Job, Kind};
-use crate::config::Redis;
+use serde::{Deserialize, Serialize};
 
-pub fn job(cfg: &Redis) -> Job {
-    let cfg = cfg.clone();
-    Job {
-        name: "Redis".into(),
-        kind: Kind::Redis,
-        severity: cfg.severity,
-        timeout: Duration::from_millis(cfg.timeout_ms),
-        work: Box::new(move || vec![check(&cfg)]),
+use super::{Check, CheckResult, CheckStatus, Env, Ident, Severity};
+use crate::secret;
+
+/// `[redis]`: the Redis check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Redis {
+    /// Run this check.
+    pub enabled: bool,
+    /// redis:// or rediss:// URL; a password is allowed (env REDIS_URL).
+    pub url: String,
+    /// Connect + PING timeout in ms.
+    pub timeout_ms: u64,
+    /// What a failure counts as.
+    pub severity: Severity,
+}
+
+impl Default for Redis {
+    fn default() -> Self {
+        Redis { enabled: true, url: "redis://127.0.0.1:6379".into(), timeout_ms: 3000, severity: Severity::Critical }
+    }
+}
+
+impl Check for Redis {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+    fn section(&self) -> &'static str {
+        "Redis"
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn idents(&self) -> Vec<Ident> {
+        vec![Ident {
+            id: "redis".into(),
+            name: "Redis".into(),
+            kind: self.kind(),
+            section: self.section(),
+            severity: self.severity,
+            target: secret::url_target(&self.url),
+        }]
+    }
+    fn validate(&self, at: &str) -> Vec<String> {
+        let mut errs = Vec::new();
+        crate::validate::timeout_ms(&mut errs, &format!("{at}.timeout_ms"), self.timeout_ms);
+        if self.enabled {
+            crate::validate::url(&mut errs, &format!("{at}.url"), &self.url, &["redis", "rediss"], "");
+        }
+        errs
+    }
+    fn secrets(&self) -> Vec<String> {
+        secret::url_secrets(&self.url)
+    }
+    fn redact(&mut self) {
+        self.url = secret::redact_url(&self.url);
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+    fn run(&self, _env: &Env) -> Vec<CheckResult> {
+        vec![check(self)]
+    }
+    fn boxed(&self) -> Box<dyn Check> {
+        Box::new(self.clone())
     }
 }
 
@@ -24,7 +80,7 @@ pub fn check(cfg: &Redis) -> CheckResult {
         Ok(reply) => (CheckStatus::Fail, format!("PING answered {reply:?} instead of PONG")),
         Err(e) => (CheckStatus::Fail, format!("Redis not responding: {e}")),
     };
-    let mut r = CheckResult::new("Redis", Kind::Redis, cfg.severity, status, message);
+    let mut r = CheckResult::new(&cfg.idents()[0], status, message);
     r.latency_ms = start.elapsed().as_millis() as u64;
     r
 }

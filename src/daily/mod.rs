@@ -25,11 +25,12 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::json;
 
-use crate::app::Ctx;
 use crate::cli::RunArgs;
+use crate::config::{Config, Loaded};
 use crate::exit::{Result, Status};
 use crate::fail;
 use crate::log;
+use crate::paths::Paths;
 use crate::report;
 
 pub use housekeeping::Done as Housekeeping;
@@ -223,11 +224,18 @@ pub struct Day {
     pub errors: Vec<String>,
 }
 
-pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
+/// What every phase works with: the root's paths and the checked config.
+pub struct Setup<'a> {
+    pub paths: &'a Paths,
+    pub config: &'a Config,
+}
+
+pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     log::info("=== OPS-Atomic Daily Starting ===");
-    if let Some(path) = ctx.loaded.named_file() {
+    if let Some(path) = loaded.named_file() {
         log::info(&format!("Config: {}", path.display()));
     }
+    let ctx = &Setup { paths, config: &loaded.config };
     let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
     let mut day = Day {
         now,
@@ -241,7 +249,8 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
         errors: Vec::new(),
     };
     let cfg = &ctx.config;
-    let p = run_phase(1, "Smoke tests", || suite::smoke_tests(cfg, &ctx.paths.root));
+    let env = crate::checks::Env { launchctl: crate::launchd::launchctl::program() };
+    let p = run_phase(1, "Smoke tests", || suite::smoke_tests(cfg, &ctx.paths.root, &env));
     day.phases.push(p);
     let p = run_phase(2, "API verification", || suite::api_verification(cfg));
     day.phases.push(p);
@@ -272,7 +281,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
 
 /// Phase 4: history (trimmed under the state lock), the 24-hour summary,
 /// housekeeping, and the report file.
-fn report_phase(ctx: &Ctx, day: &mut Day) -> Outcome {
+fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
     let cfg = &ctx.config;
     let mut done = Housekeeping::default();
     let lines = match history_trimmed(ctx, day.now, &mut done) {
@@ -280,7 +289,7 @@ fn report_phase(ctx: &Ctx, day: &mut Day) -> Outcome {
         Err(e) => {
             log::error(&e.0);
             day.errors.push(e.0);
-            crate::history::read(&ctx.paths).map(|h| h.lines).unwrap_or_default()
+            crate::history::read(ctx.paths).map(|h| h.lines).unwrap_or_default()
         }
     };
     let summary = summary::summarise(&lines, day.now, cfg.launchd.interval_s);
@@ -337,23 +346,23 @@ fn report_phase(ctx: &Ctx, day: &mut Day) -> Outcome {
 
 /// Reads the history and trims it to 8 days, under the state lock so that
 /// no heartbeat appends in between.
-fn history_trimmed(ctx: &Ctx, now: DateTime<Utc>, done: &mut Housekeeping) -> Result<Vec<crate::history::Line>> {
-    let lock = crate::state::lock(&ctx.paths, crate::heartbeat::lock_wait(), "daily")?;
-    let mut history = crate::history::read(&ctx.paths)?;
+fn history_trimmed(ctx: &Setup, now: DateTime<Utc>, done: &mut Housekeeping) -> Result<Vec<crate::history::Line>> {
+    let lock = crate::state::lock(ctx.paths, crate::state::lock_wait(), "daily")?;
+    let mut history = crate::history::read(ctx.paths)?;
     done.history_unreadable = history.unreadable;
     let cutoff = now - chrono::Duration::days(housekeeping::HISTORY_DAYS);
-    let (kept, dropped) = history.trim(&ctx.paths, cutoff)?;
+    let (kept, dropped) = history.trim(ctx.paths, cutoff)?;
     drop(lock);
     (done.history_kept, done.history_dropped) = (kept, dropped);
     Ok(history.lines)
 }
 
-fn write_report(ctx: &Ctx, day: &Day) -> Result<()> {
+fn write_report(ctx: &Setup, day: &Day) -> Result<()> {
     let text = render::report(ctx, day)?;
     report::write(&day.report, &text)
 }
 
-fn print_json(ctx: &Ctx, day: &Day, status: Status) {
+fn print_json(ctx: &Setup, day: &Day, status: Status) {
     let doc = json!({
         "status": status.as_str(),
         "exit_code": if day.errors.is_empty() { status.exit_code() } else { crate::exit::TOOL_FAILURE },

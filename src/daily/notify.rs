@@ -1,17 +1,16 @@
-//! Phases 3 and 5 of the daily run: checking the webhook and rendering the
-//! message, then queueing and delivering it through the heartbeat's
-//! never-lost path (pending messages go first, nothing is dropped).
+//! Phases 3 and 5 of the daily run: checking the channels and rendering the
+//! message, then queueing and delivering it through the never-lost queue
+//! (pending messages go first, nothing is dropped).
 
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::alert::discord;
-use crate::app::Ctx;
+use crate::channels::{Message, Tone, queue};
 use crate::exit::{Result, Status};
 use crate::log;
 use crate::state::{self, NotificationKind};
 
-use super::{Day, Item, Outcome, PhaseStatus};
+use super::{Day, Item, Outcome, PhaseStatus, Setup};
 
 const OFF: &str = "notifications off: no webhook configured (set discord.webhook_url or DISCORD_OPS_WEBHOOK)";
 
@@ -26,26 +25,31 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
-/// Phase 3: the webhook is there and well formed, earlier messages are not
-/// stuck, and the daily message renders.
-pub fn prep(ctx: &Ctx, day: &Day) -> Outcome {
-    let cfg = &ctx.config;
-    if !cfg.notifications_enabled() {
+/// Phase 3: every channel is configured and well formed, earlier messages
+/// are not stuck, and the daily message renders.
+pub fn prep(ctx: &Setup, day: &Day) -> Outcome {
+    let channels = ctx.config.channels();
+    if channels.is_empty() {
         return Outcome::skipped(OFF);
     }
-    let shown = crate::secret::redact_url(&cfg.discord.webhook_url);
     let mut items = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     let mut failed = false;
-    match webhook_shape(&cfg.discord.webhook_url) {
-        Ok(()) => items.push(Item::new("✅", "webhook", &shown)),
-        Err((fatal, why)) => {
-            failed |= fatal;
-            items.push(Item::new(if fatal { "❌" } else { "⚠️" }, "webhook", &format!("{shown}: {why}")));
-            problems.push(why);
+    let mut ready = Vec::new();
+    for ch in &channels {
+        let shown = ch.target();
+        let found = ch.preflight();
+        if found.is_empty() {
+            items.push(Item::new("✅", ch.name(), &shown));
+            ready.push(shown.clone());
+        }
+        for p in found {
+            failed |= p.fatal;
+            items.push(Item::new(if p.fatal { "❌" } else { "⚠️" }, ch.name(), &format!("{shown}: {}", p.why)));
+            problems.push(p.why);
         }
     }
-    if let Some(st) = state::peek(&ctx.paths) {
+    if let Some(st) = state::peek(ctx.paths) {
         let n = st.pending_notifications.len();
         if n > 0 {
             let why = format!(
@@ -70,30 +74,16 @@ pub fn prep(ctx: &Ctx, day: &Day) -> Outcome {
     }
     let impact = if problems.is_empty() { Status::Healthy } else { Status::Warnings };
     let summary =
-        if problems.is_empty() { format!("webhook {shown} ready, message rendered") } else { problems.join("; ") };
+        if problems.is_empty() { format!("{} ready, message rendered", ready.join(", ")) } else { problems.join("; ") };
     let mut out = Outcome::judged(impact, failed, summary);
     out.items = items;
     out
 }
 
-/// Is this a webhook URL Discord would accept? `Err((fatal, why))`.
-fn webhook_shape(raw: &str) -> std::result::Result<(), (bool, String)> {
-    let u = url::Url::parse(raw).map_err(|e| (true, format!("not a valid URL ({e})")))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
-        return Err((true, "must be an http(s) URL with a host".into()));
-    }
-    let segs: Vec<&str> = u.path_segments().map(|s| s.collect()).unwrap_or_default();
-    let shaped = segs.windows(3).any(|w| w[0] == "webhooks" && !w[1].is_empty() && !w[2].is_empty());
-    if !shaped {
-        return Err((false, "does not look like a Discord webhook (…/api/webhooks/<id>/<token>)".into()));
-    }
-    Ok(())
-}
-
 /// Phase 5: queue the daily message when a phase failed (or always, with
 /// `notify_on_success`) and deliver everything pending, oldest first.
-pub fn send(ctx: &Ctx, day: &mut Day, no_notify: bool) -> Outcome {
-    let cfg = &ctx.config;
+pub fn send(ctx: &Setup, day: &mut Day, no_notify: bool) -> Outcome {
+    let cfg = ctx.config;
     if !cfg.notifications_enabled() {
         return Outcome::skipped(OFF);
     }
@@ -135,9 +125,9 @@ pub fn send(ctx: &Ctx, day: &mut Day, no_notify: bool) -> Outcome {
     }
 }
 
-/// Under the state lock: append the daily message (when decided), deliver
-/// what is pending through the heartbeat's path, save the state.
-fn queue_and_deliver(ctx: &Ctx, day: &mut Day, decided: bool, no_notify: bool) -> Result<()> {
+/// Under the state lock: queue the daily message for every channel (when
+/// decided), deliver what is pending, save the state.
+fn queue_and_deliver(ctx: &Setup, day: &mut Day, decided: bool, no_notify: bool) -> Result<()> {
     let msg = if decided {
         let (msg, problem) = message(ctx, day)?;
         if let Some(p) = problem {
@@ -148,25 +138,30 @@ fn queue_and_deliver(ctx: &Ctx, day: &mut Day, decided: bool, no_notify: bool) -
     } else {
         None
     };
-    let lock = state::lock(&ctx.paths, crate::heartbeat::lock_wait(), "daily")?;
-    let mut st = state::load(&ctx.paths, &lock)?;
+    let channels = ctx.config.channels();
+    let lock = state::lock(ctx.paths, state::lock_wait(), "daily")?;
+    let mut st = state::load(ctx.paths, &lock)?;
     if let Some(msg) = &msg {
-        st.pending_notifications.push(discord::notification(msg, &ctx.config.discord.username));
+        queue::enqueue(&mut st, msg, &channels);
     }
-    let delivered = crate::heartbeat::deliver(ctx, &lock, &mut st, no_notify)?;
-    state::save(&ctx.paths, &lock, &st)?;
+    let delivered = queue::deliver(ctx.paths, &lock, &mut st, &channels, no_notify)?;
+    state::save(ctx.paths, &lock, &st)?;
     drop(lock);
-    day.notify =
-        Delivery { decided, delivered, pending: st.pending_notifications.len(), error: st.last_delivery_error.clone() };
+    day.notify = Delivery {
+        decided,
+        delivered: delivered.iter().map(|d| d.kind).collect(),
+        pending: st.pending_notifications.len(),
+        error: st.last_delivery_error.clone(),
+    };
     Ok(())
 }
 
 /// The daily message, from `discord_daily.md`, coloured by the status.
 /// Returns it and, when a template override was broken, why.
-pub fn message(ctx: &Ctx, day: &Day) -> Result<(discord::Message, Option<String>)> {
+pub fn message(ctx: &Setup, day: &Day) -> Result<(Message, Option<String>)> {
     let status = super::overall(&day.phases);
     let context = super::render::message_context(day, status);
-    let (description, problem) = crate::report::render(&ctx.paths.templates_dir(), "discord_daily.md", &context)?;
+    let (body, problem) = crate::report::render(&ctx.paths.templates_dir(), "discord_daily.md", &context)?;
     let failed: Vec<&str> = day.phases.iter().filter(|p| p.status == PhaseStatus::Failed).map(|p| p.name).collect();
     let headline = match (status, failed.is_empty()) {
         (Status::Healthy, _) => "all phases passed".to_string(),
@@ -174,33 +169,19 @@ pub fn message(ctx: &Ctx, day: &Day) -> Result<(discord::Message, Option<String>
         (_, true) => "warnings".to_string(),
     };
     let title = format!("{} Daily: {status} — {headline}", status.emoji());
-    let color = match status {
-        Status::Healthy => discord::GREEN,
-        Status::Warnings => discord::ORANGE,
-        Status::Critical => discord::RED,
+    let tone = match status {
+        Status::Healthy => Tone::Green,
+        Status::Warnings => Tone::Orange,
+        Status::Critical => Tone::Red,
     };
-    let msg = discord::Message {
+    let msg = Message {
         kind: NotificationKind::Daily,
         content: format!("{} OPS-Atomic daily: {status}", status.emoji()),
         title,
-        description,
-        color,
+        body,
+        tone,
         footer: format!("ops-atomic daily · {}", day.report.file_name()),
         timestamp: Utc::now(),
     };
     Ok((msg, problem))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn webhook_shapes() {
-        assert!(webhook_shape("https://discord.com/api/webhooks/123/abc").is_ok());
-        assert!(webhook_shape("http://127.0.0.1:9/api/webhooks/1/t?wait=true").is_ok());
-        assert!(!webhook_shape("https://example.com/hook").unwrap_err().0);
-        assert!(webhook_shape("ftp://example.com/api/webhooks/1/t").unwrap_err().0);
-        assert!(webhook_shape("nonsense").unwrap_err().0);
-    }
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::app::Ctx;
+use super::Setup;
 use crate::exit::{Result, Status};
 use crate::log;
 
@@ -219,7 +219,7 @@ struct HousekeepingView<'a> {
 }
 
 /// The daily report, from `daily.md`.
-pub fn report(ctx: &Ctx, day: &Day) -> Result<String> {
+pub fn report(ctx: &Setup, day: &Day) -> Result<String> {
     let cfg = &ctx.config;
     let status = super::overall(&day.phases);
     let mut c = tera::Context::new();

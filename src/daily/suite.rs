@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::checks::{self, CheckResult, CheckStatus};
-use crate::config::{Api, Config, Severity, Smoke};
+use crate::checks::{self, CheckResult, CheckStatus, Env, Ident, Severity};
+use crate::config::{Api, Config, Smoke};
 use crate::exit::Status;
 
 use super::{Item, Outcome, Output};
@@ -17,20 +17,22 @@ const TAIL_CHARS: usize = 2000;
 
 /// Phase 1: the heartbeat checks (concurrently, under the heartbeat's
 /// deadline) while the smoke commands run one after the other.
-pub fn smoke_tests(config: &Config, root: &Path) -> Outcome {
-    let jobs = checks::jobs(config, crate::launchd::launchctl::program());
+pub fn smoke_tests(config: &Config, root: &Path, env: &Env) -> Outcome {
+    let jobs = checks::jobs(config.checks().into_iter().map(|(_, c)| c), env);
     let deadline = Duration::from_millis(config.monitor.deadline_ms);
     let (results, smokes) = std::thread::scope(|s| {
         let checks = s.spawn(move || checks::run_all(jobs, deadline));
         let smokes: Vec<SmokeResult> = config.daily.smoke.iter().map(|c| run_smoke(c, root)).collect();
         let results = checks.join().unwrap_or_else(|_| {
-            vec![CheckResult::new(
-                "checks",
-                checks::Kind::Redis,
-                Severity::Critical,
-                CheckStatus::Fail,
-                "the checks crashed (a bug in ops-atomic)",
-            )]
+            let all = Ident {
+                id: "checks".into(),
+                name: "checks".into(),
+                kind: "checks",
+                section: "Checks",
+                severity: Severity::Critical,
+                target: String::new(),
+            };
+            vec![CheckResult::new(&all, CheckStatus::Fail, "the checks crashed (a bug in ops-atomic)")]
         });
         (results, smokes)
     });

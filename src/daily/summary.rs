@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::checks::{CheckStatus, Kind};
+use crate::checks::CheckStatus;
 use crate::history::Line;
 
 /// The summary covers this many hours before the run.
@@ -72,8 +72,9 @@ pub struct Gap {
 /// One check over the window.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CheckStats {
+    pub id: String,
     pub name: String,
-    pub kind: Kind,
+    pub kind: String,
     /// Runs where the check ran (not skipped).
     pub runs: usize,
     /// Runs that were ok or warn.
@@ -184,10 +185,11 @@ fn gaps(window: &[&Line], start: DateTime<Utc>, now: DateTime<Utc>, interval_s: 
     out
 }
 
-/// Availability and the hourly timeline of every check, by name.
+/// Availability and the hourly timeline of every check, by id.
 fn check_stats(window: &[&Line], start: DateTime<Utc>) -> Vec<CheckStats> {
     struct Acc {
-        kind: Kind,
+        name: String,
+        kind: String,
         runs: usize,
         failed: usize,
         warned: usize,
@@ -195,16 +197,23 @@ fn check_stats(window: &[&Line], start: DateTime<Utc>) -> Vec<CheckStats> {
         hours: [(u32, u32); WINDOW_HOURS as usize],
     }
     let mut order: Vec<String> = Vec::new();
-    let mut by_name: HashMap<String, Acc> = HashMap::new();
+    let mut by_id: HashMap<String, Acc> = HashMap::new();
     for line in window {
         let hour = ((line.ts - start).num_seconds() / 3600).clamp(0, WINDOW_HOURS - 1) as usize;
         for c in &line.checks {
             if c.status == CheckStatus::Skipped {
                 continue;
             }
-            let acc = by_name.entry(c.name.clone()).or_insert_with(|| {
-                order.push(c.name.clone());
-                Acc { kind: c.kind, runs: 0, failed: 0, warned: 0, hours: [(0, 0); WINDOW_HOURS as usize] }
+            let acc = by_id.entry(c.id.clone()).or_insert_with(|| {
+                order.push(c.id.clone());
+                Acc {
+                    name: c.name.clone(),
+                    kind: c.kind.clone(),
+                    runs: 0,
+                    failed: 0,
+                    warned: 0,
+                    hours: [(0, 0); WINDOW_HOURS as usize],
+                }
             });
             acc.runs += 1;
             acc.hours[hour].0 += 1;
@@ -220,13 +229,14 @@ fn check_stats(window: &[&Line], start: DateTime<Utc>) -> Vec<CheckStats> {
     }
     order
         .into_iter()
-        .filter_map(|name| {
-            let acc = by_name.remove(&name)?;
+        .filter_map(|id| {
+            let acc = by_id.remove(&id)?;
             let up = acc.runs - acc.failed;
             Some(CheckStats {
                 availability: (acc.runs > 0).then(|| up as f64 * 100.0 / acc.runs as f64),
                 timeline: acc.hours.iter().map(|&(ran, failed)| cell(ran, failed)).collect(),
-                name,
+                id,
+                name: acc.name,
                 kind: acc.kind,
                 runs: acc.runs,
                 up,
@@ -287,7 +297,14 @@ mod tests {
     }
 
     fn check(name: &str, status: CheckStatus, latency_ms: u64) -> CheckLine {
-        CheckLine { name: name.into(), kind: Kind::Redis, status, latency_ms, message: String::new() }
+        CheckLine {
+            id: format!("api:{name}"),
+            name: name.into(),
+            kind: "api".into(),
+            status,
+            latency_ms,
+            message: String::new(),
+        }
     }
 
     /// A heartbeat `mins_ago` minutes before `now()`.

@@ -1,0 +1,127 @@
+//! Where messages go: the `Channel` seam every channel implements, the
+//! channel-neutral [`Message`], and the never-lost queue ([`queue`]).
+//!
+//! A channel is one file here. Its struct is both its config section and its
+//! implementation: `render` turns a message into the payload stored in the
+//! queue (pure, unit-tested without a network) and `send` makes one attempt
+//! to deliver a stored payload (the I/O, at the edge). Order, retries, rate
+//! limits, the time budget and the undeliverable list live once, in
+//! [`queue`], for every channel. `config::Config::channels` is the registry.
+
+pub mod discord;
+pub mod queue;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub use crate::state::NotificationKind;
+
+/// How a message should look where colour is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Red,
+    Orange,
+    Green,
+}
+
+/// One message, before any channel has shaped it.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub kind: NotificationKind,
+    /// One line, for a phone's lock screen or a chat preview.
+    pub content: String,
+    pub title: String,
+    /// Markdown: what happened, in detail.
+    pub body: String,
+    pub tone: Tone,
+    /// Which run sent it, and its report.
+    pub footer: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Why one delivery attempt failed: the queue decides what happens next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendError {
+    /// Network trouble, a 5xx: try again (this run or the next).
+    Temporary(String),
+    /// No answer within the timeout: a hung endpoint will not answer a
+    /// second time either, so the next try is the next run's.
+    NoAnswer(String),
+    /// Asked to wait (HTTP 429): the queue waits when the wait is short.
+    RateLimited { wait: Duration, why: String },
+    /// The channel refuses this message for good (HTTP 400): it moves to
+    /// the undeliverable list so it cannot block the ones after it.
+    Rejected(String),
+    /// The channel is misconfigured or gone (404, 401/403): needs a person;
+    /// the message stays queued. The text says what to do.
+    NeedsAttention(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Temporary(m)
+            | SendError::NoAnswer(m)
+            | SendError::NeedsAttention(m)
+            | SendError::Rejected(m) => f.write_str(m),
+            SendError::RateLimited { why, .. } => f.write_str(why),
+        }
+    }
+}
+
+/// A problem `daily` finds in a channel's configuration before using it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Whether the channel cannot work at all (else it may, but looks wrong).
+    pub fatal: bool,
+    pub why: String,
+}
+
+/// One way of reaching people.
+pub trait Channel: Send + Sync {
+    /// The channel's name, as queue entries and `notify test` name it.
+    fn name(&self) -> &str;
+    /// How people call it in log lines: "Discord".
+    fn label(&self) -> String;
+    /// Where it sends, without secrets, for reports.
+    fn target(&self) -> String;
+    /// Problems in its configuration, each naming its key under `at`.
+    fn validate(&self, at: &str) -> Vec<String>;
+    /// Secret values it holds, to scrub from anything printed.
+    fn secrets(&self) -> Vec<String>;
+    /// Replaces the secrets with `***`, for `config show`.
+    fn redact(&mut self);
+    /// Warnings about a configuration that loads but may not deliver.
+    fn preflight(&self) -> Vec<Problem> {
+        Vec::new()
+    }
+    /// The payload stored in the queue for this message. Pure.
+    fn render(&self, msg: &Message) -> Value;
+    /// One attempt to deliver a stored payload, within `timeout`.
+    fn send(&self, payload: &Value, timeout: Duration) -> Result<(), SendError>;
+    /// Its own time limit for one attempt.
+    fn timeout(&self) -> Duration;
+}
+
+/// Cuts `s` to at most `max` characters, on a character boundary, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// An HTTP agent for one channel's attempts: no redirects (a POST that is
+/// redirected becomes a GET that proves nothing), the channel's timeout.
+pub fn http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(timeout)
+        .timeout(timeout)
+        .redirects(0)
+        .user_agent(concat!("ops-atomic/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
