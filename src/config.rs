@@ -46,19 +46,55 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Monitor {
-    /// Consecutive CRITICAL heartbeats before an alert (env OPS_ALERT_THRESHOLD).
+    /// Consecutive failures before a check is DOWN: the default failure_threshold
+    /// of every check (env OPS_ALERT_THRESHOLD).
     pub alert_threshold: u32,
-    /// Consecutive non-CRITICAL heartbeats before the recovery notice.
+    /// Consecutive non-failures before a DOWN check is UP: the default success_threshold.
     pub recovery_threshold: u32,
-    /// 0 = one alert per incident; N >= 5 = a reminder every N minutes while still failing.
+    /// 0 = one alert per incident; N >= 5 = a reminder every N minutes while still down.
     pub realert_minutes: u32,
     /// Hard bound, in ms, on all checks of one heartbeat together.
     pub deadline_ms: u64,
+    /// How messages name this machine; empty = the computer's short host name.
+    pub host_name: String,
+    /// Results kept per check for flap detection.
+    pub flap_window: u32,
+    /// Changes between failing and not failing within the window that make a
+    /// check flap; 0 = off.
+    pub flap_changes: u32,
 }
 
 impl Default for Monitor {
     fn default() -> Self {
-        Monitor { alert_threshold: 3, recovery_threshold: 1, realert_minutes: 0, deadline_ms: 10_000 }
+        Monitor {
+            alert_threshold: 3,
+            recovery_threshold: 1,
+            realert_minutes: 0,
+            deadline_ms: 10_000,
+            host_name: String::new(),
+            flap_window: 20,
+            flap_changes: 6,
+        }
+    }
+}
+
+impl Monitor {
+    /// The machine's name in messages: `host_name`, or the short host name.
+    pub fn host(&self) -> String {
+        if !self.host_name.trim().is_empty() {
+            return self.host_name.trim().to_string();
+        }
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most buf.len() bytes into buf.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        let full = if rc == 0 {
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            String::from_utf8_lossy(&buf[..end]).into_owned()
+        } else {
+            String::new()
+        };
+        let short = full.split('.').next().unwrap_or("").trim();
+        if short.is_empty() { "this machine".to_string() } else { short.to_string() }
     }
 }
 
@@ -254,6 +290,18 @@ pub fn validate(c: &Config) -> Vec<String> {
     if c.monitor.recovery_threshold < 1 {
         errs.push("monitor.recovery_threshold = 0: must be at least 1".into());
     }
+    if c.monitor.host_name.chars().any(char::is_control) {
+        errs.push(format!("monitor.host_name = {:?}: must not contain control characters", c.monitor.host_name));
+    }
+    if !(2..=1000).contains(&c.monitor.flap_window) {
+        errs.push(format!("monitor.flap_window = {}: must be between 2 and 1000 results", c.monitor.flap_window));
+    }
+    if c.monitor.flap_changes >= c.monitor.flap_window && c.monitor.flap_changes > 0 {
+        errs.push(format!(
+            "monitor.flap_changes = {}: must be 0 (off) or fewer than flap_window ({})",
+            c.monitor.flap_changes, c.monitor.flap_window
+        ));
+    }
     if c.monitor.realert_minutes != 0 && c.monitor.realert_minutes < 5 {
         errs.push(format!(
             "monitor.realert_minutes = {}: must be 0 (one alert per incident) or at least 5",
@@ -264,6 +312,7 @@ pub fn validate(c: &Config) -> Vec<String> {
     let mut ids = std::collections::HashSet::new();
     for (at, check) in c.checks() {
         errs.extend(check.validate(&at));
+        errs.extend(check.common().validate(&at));
         for who in check.idents() {
             if !who.name.trim().is_empty() && !ids.insert(who.id.clone()) {
                 errs.push(format!(

@@ -212,6 +212,11 @@ fn message(
         tone,
         footer: format!("ops-atomic heartbeat · {report_name}"),
         timestamp: Utc::now(),
+        host: cfg.monitor.host(),
+        status: crate::checks::overall(results).as_str().to_string(),
+        checks: Vec::new(),
+        still_down: Vec::new(),
+        report: paths.reports_dir().join(report_name).display().to_string(),
     })
 }
 

@@ -226,6 +226,11 @@ mod tests {
             tone: Tone::Red,
             footer: "f".into(),
             timestamp: Utc::now(),
+            host: "mac-mini".into(),
+            status: "CRITICAL".into(),
+            checks: Vec::new(),
+            still_down: Vec::new(),
+            report: "/tmp/r.md".into(),
         }
     }
 

@@ -26,6 +26,20 @@ pub enum Tone {
     Green,
 }
 
+/// A check a message is about, for channels that send structured data
+/// (the event document of SPEC §7.3).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MessageCheck {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    pub message: String,
+    pub target: String,
+    pub down_since: Option<DateTime<Utc>>,
+    pub lasted_s: Option<i64>,
+}
+
 /// One message, before any channel has shaped it.
 #[derive(Debug, Clone)]
 pub struct Message {
@@ -39,6 +53,16 @@ pub struct Message {
     /// Which run sent it, and its report.
     pub footer: String,
     pub timestamp: DateTime<Utc>,
+    /// The machine, as messages name it.
+    pub host: String,
+    /// The run's overall status: HEALTHY, WARNINGS, CRITICAL.
+    pub status: String,
+    /// The checks the message is about.
+    pub checks: Vec<MessageCheck>,
+    /// Names of the other checks still DOWN.
+    pub still_down: Vec<String>,
+    /// Absolute path of the run's report.
+    pub report: String,
 }
 
 /// Why one delivery attempt failed: the queue decides what happens next.

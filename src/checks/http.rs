@@ -4,54 +4,40 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::{Check, CheckResult, CheckStatus, Env, Ident, Severity};
+use super::{Check, CheckResult, CheckStatus, Common, Env, Ident, Severity};
 use crate::envvars::expand;
 use crate::{secret, validate};
 
 /// Bodies are read up to this size for the `expect_body_contains` check.
 const MAX_BODY: u64 = 1024 * 1024;
 
-/// `[[api]]`: one HTTP endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Api {
-    /// Name shown in reports and alerts.
-    pub name: String,
-    /// http:// or https:// URL, fetched with GET.
-    pub url: String,
-    /// Request timeout in ms.
-    pub timeout_ms: u64,
-    /// Expected status code; absent = any 2xx.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expect_status: Option<u16>,
-    /// Text the body must contain; empty = no expectation.
-    pub expect_body_contains: String,
-    /// Latency over this many ms is a warning; 0 = no expectation.
-    pub max_latency_ms: u64,
-    /// Request headers; values may use ${ENV_VAR}.
-    pub headers: BTreeMap<String, String>,
-    /// What a failure counts as.
-    pub severity: Severity,
-}
-
-impl Default for Api {
-    fn default() -> Self {
-        Api {
-            name: String::new(),
-            url: String::new(),
-            timeout_ms: 5000,
-            expect_status: None,
-            expect_body_contains: String::new(),
-            max_latency_ms: 0,
-            headers: BTreeMap::new(),
-            severity: Severity::Warning,
-        }
+crate::check_section! {
+    /// `[[api]]`: one HTTP endpoint.
+    pub struct Api {
+        /// Name shown in reports and alerts.
+        pub name: String = String::new(),
+        /// http:// or https:// URL, fetched with GET.
+        pub url: String = String::new(),
+        /// Request timeout in ms.
+        pub timeout_ms: u64 = 5000,
+        /// Expected status code; absent = any 2xx.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub expect_status: Option<u16> = None,
+        /// Text the body must contain; empty = no expectation.
+        pub expect_body_contains: String = String::new(),
+        /// Latency over this many ms is a warning; 0 = no expectation.
+        pub max_latency_ms: u64 = 0,
+        /// Request headers; values may use ${ENV_VAR}.
+        pub headers: BTreeMap<String, String> = BTreeMap::new(),
+        /// What a failure counts as.
+        pub severity: Severity = Severity::Warning,
     }
 }
 
 impl Check for Api {
+    fn common(&self) -> Common {
+        self.common()
+    }
     fn kind(&self) -> &'static str {
         "api"
     }

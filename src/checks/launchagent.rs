@@ -4,31 +4,26 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::{Check, CheckResult, CheckStatus, Env, Ident, Severity, each};
+use super::{Check, CheckResult, CheckStatus, Common, Env, Ident, Severity, each};
 use crate::launchd::launchctl::{self, ListEntry};
 
 /// launchctl answers in milliseconds; this only guards against a wedged one.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `[launchagents]`: LaunchAgent labels that must be loaded.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LaunchAgents {
-    /// Labels that must be loaded.
-    pub labels: Vec<String>,
-    /// What "not loaded" counts as; a non-zero last exit is always a warning.
-    pub severity: Severity,
-}
-
-impl Default for LaunchAgents {
-    fn default() -> Self {
-        LaunchAgents { labels: Vec::new(), severity: Severity::Critical }
+crate::check_section! {
+    /// `[launchagents]`: LaunchAgent labels that must be loaded.
+    pub struct LaunchAgents {
+        /// Labels that must be loaded.
+        pub labels: Vec<String> = Vec::new(),
+        /// What "not loaded" counts as; a non-zero last exit is always a warning.
+        pub severity: Severity = Severity::Critical,
     }
 }
 
 impl Check for LaunchAgents {
+    fn common(&self) -> Common {
+        self.common()
+    }
     fn kind(&self) -> &'static str {
         "launchagent"
     }
@@ -150,7 +145,7 @@ mod tests {
 
     #[test]
     fn no_launchctl_means_skipped() {
-        let cfg = LaunchAgents { labels: vec!["a".into(), "b".into()], severity: Severity::Critical };
+        let cfg = LaunchAgents { labels: vec!["a".into(), "b".into()], ..LaunchAgents::default() };
         let r = check(&cfg, None);
         assert_eq!(r.len(), 2);
         assert!(r.iter().all(|r| r.status == CheckStatus::Skipped));

@@ -14,6 +14,7 @@
 //! deadline) passes and reports it as timed out, so a service that accepts
 //! the connection and never answers cannot stretch the run.
 
+pub mod common;
 pub mod http;
 pub mod launchagent;
 pub mod postgres;
@@ -26,6 +27,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::Status;
+
+pub use common::Common;
 
 /// How much a failing check counts towards the overall status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +53,9 @@ pub trait Check: Send + Sync {
     fn kind(&self) -> &'static str;
     /// The report heading this kind's results are listed under.
     fn section(&self) -> &'static str;
+    /// The keys every check takes: thresholds, notify, depends_on, repair
+    /// (declared by [`check_section!`]).
+    fn common(&self) -> Common;
     /// Whether the section asks for any check at all.
     fn enabled(&self) -> bool {
         true

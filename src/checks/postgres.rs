@@ -2,40 +2,29 @@
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::{Check, CheckResult, CheckStatus, Env, Ident, Severity};
+use super::{Check, CheckResult, CheckStatus, Common, Env, Ident, Severity};
 use crate::secret;
 
-/// `[database]`: the PostgreSQL check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Database {
-    /// Run this check.
-    pub enabled: bool,
-    /// postgresql:// URL (env DATABASE_URL).
-    pub url: String,
-    /// Connect + query timeout in ms.
-    pub timeout_ms: u64,
-    /// The query that must succeed.
-    pub query: String,
-    /// What a failure counts as.
-    pub severity: Severity,
-}
-
-impl Default for Database {
-    fn default() -> Self {
-        Database {
-            enabled: true,
-            url: "postgresql://postgres@127.0.0.1:5432/postgres".into(),
-            timeout_ms: 5000,
-            query: "SELECT 1".into(),
-            severity: Severity::Critical,
-        }
+crate::check_section! {
+    /// `[database]`: the PostgreSQL check.
+    pub struct Database {
+        /// Run this check.
+        pub enabled: bool = true,
+        /// postgresql:// URL (env DATABASE_URL).
+        pub url: String = "postgresql://postgres@127.0.0.1:5432/postgres".into(),
+        /// Connect + query timeout in ms.
+        pub timeout_ms: u64 = 5000,
+        /// The query that must succeed.
+        pub query: String = "SELECT 1".into(),
+        /// What a failure counts as.
+        pub severity: Severity = Severity::Critical,
     }
 }
 
 impl Check for Database {
+    fn common(&self) -> Common {
+        self.common()
+    }
     fn kind(&self) -> &'static str {
         "database"
     }

@@ -2,32 +2,27 @@
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::{Check, CheckResult, CheckStatus, Env, Ident, Severity};
+use super::{Check, CheckResult, CheckStatus, Common, Env, Ident, Severity};
 use crate::secret;
 
-/// `[redis]`: the Redis check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Redis {
-    /// Run this check.
-    pub enabled: bool,
-    /// redis:// or rediss:// URL; a password is allowed (env REDIS_URL).
-    pub url: String,
-    /// Connect + PING timeout in ms.
-    pub timeout_ms: u64,
-    /// What a failure counts as.
-    pub severity: Severity,
-}
-
-impl Default for Redis {
-    fn default() -> Self {
-        Redis { enabled: true, url: "redis://127.0.0.1:6379".into(), timeout_ms: 3000, severity: Severity::Critical }
+crate::check_section! {
+    /// `[redis]`: the Redis check.
+    pub struct Redis {
+        /// Run this check.
+        pub enabled: bool = true,
+        /// redis:// or rediss:// URL; a password is allowed (env REDIS_URL).
+        pub url: String = "redis://127.0.0.1:6379".into(),
+        /// Connect + PING timeout in ms.
+        pub timeout_ms: u64 = 3000,
+        /// What a failure counts as.
+        pub severity: Severity = Severity::Critical,
     }
 }
 
 impl Check for Redis {
+    fn common(&self) -> Common {
+        self.common()
+    }
     fn kind(&self) -> &'static str {
         "redis"
     }

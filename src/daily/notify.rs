@@ -182,6 +182,11 @@ pub fn message(ctx: &Setup, day: &Day) -> Result<(Message, Option<String>)> {
         tone,
         footer: format!("ops-atomic daily · {}", day.report.file_name()),
         timestamp: Utc::now(),
+        host: ctx.config.monitor.host(),
+        status: status.as_str().to_string(),
+        checks: Vec::new(),
+        still_down: Vec::new(),
+        report: day.report.path.display().to_string(),
     };
     Ok((msg, problem))
 }
