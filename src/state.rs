@@ -45,6 +45,10 @@ pub struct State {
     /// Why the last delivery failed, while something is pending.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_delivery_error: Option<String>,
+    /// What a check keeps between runs, by check id (a file check's size
+    /// samples): read before the checks run, written back under the lock.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub memos: std::collections::BTreeMap<String, serde_json::Value>,
     /// Fields written by other releases, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -65,6 +69,7 @@ impl Default for State {
             pending_notifications: Vec::new(),
             last_recovery_at: None,
             last_delivery_error: None,
+            memos: std::collections::BTreeMap::new(),
             extra: serde_json::Map::new(),
         }
     }

@@ -84,6 +84,17 @@ pub trait Check: Send + Sync {
 pub struct Env {
     /// The launchctl program, if this system has one.
     pub launchctl: Option<PathBuf>,
+    /// The root: the working directory of commands a check runs.
+    pub root: PathBuf,
+    /// What each check kept from earlier runs ([`CheckResult::memo`]), by id.
+    pub memos: std::sync::Arc<std::collections::BTreeMap<String, serde_json::Value>>,
+}
+
+impl Env {
+    /// What the check `id` kept from its earlier runs.
+    pub fn memo(&self, id: &str) -> Option<&serde_json::Value> {
+        self.memos.get(id)
+    }
 }
 
 /// Who a result is about: the stable id (SPEC §3 "Check identity"), the
@@ -145,6 +156,9 @@ pub struct CheckResult {
     pub message: String,
     /// Where it looked, without secrets.
     pub target: String,
+    /// What the check keeps for its next run (stored in the state by id).
+    #[serde(skip)]
+    pub memo: Option<serde_json::Value>,
 }
 
 impl CheckResult {
@@ -159,6 +173,7 @@ impl CheckResult {
             latency_ms: 0,
             message: one_line(&crate::secret::scrub(&message.into())),
             target: crate::secret::scrub(&who.target),
+            memo: None,
         }
     }
 

@@ -249,7 +249,11 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         errors: Vec::new(),
     };
     let cfg = &ctx.config;
-    let env = crate::checks::Env { launchctl: crate::launchd::launchctl::program() };
+    let env = crate::checks::Env {
+        launchctl: crate::launchd::launchctl::program(),
+        root: paths.root.clone(),
+        memos: std::sync::Arc::new(crate::state::peek(paths).map(|st| st.memos).unwrap_or_default()),
+    };
     let p = run_phase(1, "Smoke tests", || suite::smoke_tests(cfg, &ctx.paths.root, &env));
     day.phases.push(p);
     let p = run_phase(2, "API verification", || suite::api_verification(cfg));
