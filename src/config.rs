@@ -96,7 +96,7 @@ impl Default for Redis {
 pub struct Database {
     /// Run this check.
     pub enabled: bool,
-    /// postgresql:// URL (env DATABASE_URL).
+    /// postgresql:// URL (env DATABASE_URL); no user = the login user, as psql does.
     pub url: String,
     /// Connect + query timeout in ms.
     pub timeout_ms: u64,
@@ -110,7 +110,7 @@ impl Default for Database {
     fn default() -> Self {
         Database {
             enabled: true,
-            url: "postgresql://postgres@127.0.0.1:5432/postgres".into(),
+            url: "postgresql://127.0.0.1:5432/postgres".into(),
             timeout_ms: 5000,
             query: "SELECT 1".into(),
             severity: Severity::Critical,

@@ -7,6 +7,8 @@ pub mod alert;
 pub mod app;
 pub mod checks;
 pub mod cli;
+pub mod color;
+pub mod commands;
 pub mod config;
 pub mod daily;
 pub mod exit;
