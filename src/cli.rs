@@ -109,12 +109,6 @@ pub struct InitArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub agents: AgentsDirArg,
-    /// Where to look for Redis (tests point it at their own server)
-    #[arg(long, hide = true, env = "OPS_ATOMIC_INIT_REDIS_ADDR", default_value = "127.0.0.1:6379")]
-    pub redis_addr: String,
-    /// Where to look for PostgreSQL (tests point it at their own server)
-    #[arg(long, hide = true, env = "OPS_ATOMIC_INIT_PG_ADDR", default_value = "127.0.0.1:5432")]
-    pub pg_addr: String,
 }
 
 /// The shells `completions` writes a script for.

@@ -27,6 +27,15 @@ use crate::paths::Paths;
 /// service that needs longer than this to accept is not "answering".
 const PROBE_TIMEOUT: Duration = Duration::from_millis(700);
 
+/// Hidden seams for the tests, whose servers cannot take the default ports:
+/// where init looks for Redis and PostgreSQL (host:port).
+const REDIS_ADDR_ENV: &str = "OPS_ATOMIC_INIT_REDIS_ADDR";
+const PG_ADDR_ENV: &str = "OPS_ATOMIC_INIT_PG_ADDR";
+
+fn probe_addr(var: &str, default: &str) -> String {
+    std::env::var(var).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+}
+
 /// Writes (or with `--dry-run` prints) the starter config at `config_path`.
 /// Refuses to replace an existing file without `--force` (exit 3).
 pub fn run(paths: &Paths, config_path: &Path, agents_dir: &Path, args: &InitArgs) -> Result<u8> {
@@ -37,7 +46,8 @@ pub fn run(paths: &Paths, config_path: &Path, agents_dir: &Path, args: &InitArgs
             config_path.display()
         ));
     }
-    let found = look(&args.redis_addr, &args.pg_addr, agents_dir);
+    let found =
+        look(&probe_addr(REDIS_ADDR_ENV, "127.0.0.1:6379"), &probe_addr(PG_ADDR_ENV, "127.0.0.1:5432"), agents_dir);
     let text = render(&found, &Config::default());
     if args.dry_run {
         print!("{text}");
