@@ -218,3 +218,25 @@ fn the_default_database_url_names_no_user() {
     shown.expect_code(0);
     assert!(shown.stdout.contains("url = \"postgresql://127.0.0.1:5432/postgres\""), "{shown}");
 }
+
+/// The README's configuration block, as a new user would copy it.
+fn readme_config_block() -> String {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("\n## Configuration").expect("a Configuration section in the README")..];
+    let start = section.find("```toml\n").expect("a toml block in the Configuration section") + "```toml\n".len();
+    let end = section[start..].find("```").expect("the toml block ends") + start;
+    section[start..end].to_string()
+}
+
+#[test]
+fn the_readme_configuration_block_passes_config_check_when_copied() {
+    let root = TestRoot::new();
+    root.write_config(&readme_config_block());
+    let run = ops(&root).args(["config", "check"]).run();
+    run.expect_code(0);
+    // And it is what it says: the defaults.
+    let shown = ops(&root).args(["config", "show"]).run();
+    let defaults = ops(&TestRoot::new()).args(["config", "show"]).run();
+    let body = |r: &Run| r.stdout.lines().skip_while(|l| l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&shown), body(&defaults), "the README's block is not the defaults");
+}
