@@ -27,6 +27,14 @@ impl Ctx {
 pub fn run(cli: Cli) -> Result<u8> {
     let json = matches!(&cli.command, Command::Heartbeat(a) | Command::Daily(a) if a.json);
     crate::log::to_stderr(json);
+    // These need no config: `init` must work when the file is broken (to
+    // replace it with --force), completions and man when there is no root.
+    match &cli.command {
+        Command::Completions { shell } => return crate::commands::shell::completions(*shell),
+        Command::Man => return crate::commands::shell::man(),
+        Command::Init(args) => return init(&cli, args),
+        _ => {}
+    }
     let ctx = Ctx::load(&cli)?;
     match cli.command {
         Command::Heartbeat(args) => crate::heartbeat::run(&ctx.paths, &ctx.loaded, args),
@@ -36,7 +44,15 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Status(args) => crate::launchd::agents::status(&ctx, &args),
         Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx, agent),
         Command::Config { action } => config_command(&ctx, action),
+        Command::Init(_) | Command::Completions { .. } | Command::Man => unreachable!("dispatched above"),
     }
+}
+
+fn init(cli: &Cli, args: &crate::cli::InitArgs) -> Result<u8> {
+    let paths = Paths::resolve(cli.root.as_deref())?;
+    let config = cli.config.as_deref().map_or_else(|| paths.default_config(), crate::paths::absolute);
+    let agents_dir = crate::launchd::agents::agents_dir(&args.agents)?;
+    crate::commands::init::run(&paths, &config, &agents_dir, args)
 }
 
 fn config_command(ctx: &Ctx, action: ConfigAction) -> Result<u8> {

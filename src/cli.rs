@@ -43,6 +43,15 @@ pub enum Command {
         #[arg(value_enum)]
         action: ConfigAction,
     },
+    /// Write a commented starter config from what runs on this machine
+    Init(InitArgs),
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the man page (roff): ops-atomic man | man -l -
+    Man,
 }
 
 #[derive(Debug, Args, Clone, Copy)]
@@ -88,6 +97,26 @@ pub struct StatusArgs {
     pub json: bool,
     #[command(flatten)]
     pub agents: AgentsDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Replace an existing config file
+    #[arg(long)]
+    pub force: bool,
+    /// Print the config to stdout and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub agents: AgentsDirArg,
+}
+
+/// The shells `completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// One of the two LaunchAgents.

@@ -8,6 +8,8 @@ pub mod app;
 pub mod channels;
 pub mod checks;
 pub mod cli;
+pub mod color;
+pub mod commands;
 pub mod config;
 pub mod daily;
 pub mod envvars;

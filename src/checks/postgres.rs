@@ -10,8 +10,8 @@ crate::check_section! {
     pub struct Database {
         /// Run this check.
         pub enabled: bool = true,
-        /// postgresql:// URL (env DATABASE_URL).
-        pub url: String = "postgresql://postgres@127.0.0.1:5432/postgres".into(),
+        /// postgresql:// URL (env DATABASE_URL); no user = the login user, as psql does.
+        pub url: String = "postgresql://127.0.0.1:5432/postgres".into(),
         /// Connect + query timeout in ms.
         pub timeout_ms: u64 = 5000,
         /// The query that must succeed.
@@ -106,9 +106,34 @@ fn query(cfg: &Database) -> Result<usize, String> {
     let mut pg: postgres::Config = cfg.url.parse().map_err(|e: postgres::Error| e.to_string())?;
     pg.connect_timeout(Duration::from_millis(cfg.timeout_ms));
     pg.application_name("ops-atomic");
+    if pg.get_user().is_none()
+        && let Some(user) = login_user()
+    {
+        pg.user(&user);
+    }
     let mut client = pg.connect(postgres::NoTls).map_err(|e| describe(&e))?;
     let rows = client.simple_query(&cfg.query).map_err(|e| describe(&e))?;
     Ok(rows.iter().filter(|m| matches!(m, postgres::SimpleQueryMessage::Row(_))).count())
+}
+
+/// Who a URL without a user connects as: the login user, as psql does
+/// (`$USER`, else the account this process runs as).
+pub fn login_user() -> Option<String> {
+    std::env::var("USER").ok().filter(|u| !u.is_empty()).or_else(os_user)
+}
+
+fn os_user() -> Option<String> {
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, which outlive the
+    // call; the name is copied out before they go.
+    let rc = unsafe { libc::getpwuid_r(libc::geteuid(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    name.to_str().ok().filter(|n| !n.is_empty()).map(str::to_string)
 }
 
 /// postgres errors print as "db error" alone; the server's own message

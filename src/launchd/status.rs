@@ -507,7 +507,7 @@ fn render_state(s: &StateStatus) -> String {
         (Some(t), Some(age)) => format!(
             "  {} last run   {} at {t}, {} ago ({} run{})\n",
             status_emoji(s.last_status.as_deref()),
-            s.last_status.as_deref().unwrap_or("?"),
+            crate::color::status(s.last_status.as_deref().unwrap_or("?")),
             human_age(age),
             s.runs,
             if s.runs == 1 { "" } else { "s" }

@@ -49,6 +49,9 @@ pub const TOOL_ENV: &[&str] = &[
     "OPS_ATOMIC_CONFIG",
     "OPS_ATOMIC_AGENTS_DIR",
     "OPS_ATOMIC_LAUNCHCTL",
+    "OPS_ATOMIC_INIT_REDIS_ADDR",
+    "OPS_ATOMIC_INIT_PG_ADDR",
+    "NO_COLOR",
 ];
 
 /// Paths under the root (SPEC §2).

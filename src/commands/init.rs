@@ -1,0 +1,618 @@
+//! `init` (SPEC §13): writes a commented starter config, filled from what
+//! runs on this machine.
+//!
+//! Looking ([`look`]) is I/O at the edge: a PING to Redis, a TCP connect to
+//! PostgreSQL, the labels of the user's LaunchAgents. Writing the text
+//! ([`render`]) is a pure function of what was found and the code's own
+//! defaults (`Config::default()`), so the file always shows the defaults the
+//! binary really uses. The file is one block per config section, in
+//! [`SECTIONS`]: a new check kind or channel adds one block there.
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::InitArgs;
+use crate::color::{self, Style};
+use crate::config::Config;
+use crate::exit::Result;
+use crate::fail;
+use crate::paths::Paths;
+
+/// How long each probe may take: init must feel instant, and a local
+/// service that needs longer than this to accept is not "answering".
+const PROBE_TIMEOUT: Duration = Duration::from_millis(700);
+
+/// Hidden seams for the tests, whose servers cannot take the default ports:
+/// where init looks for Redis and PostgreSQL (host:port).
+const REDIS_ADDR_ENV: &str = "OPS_ATOMIC_INIT_REDIS_ADDR";
+const PG_ADDR_ENV: &str = "OPS_ATOMIC_INIT_PG_ADDR";
+
+fn probe_addr(var: &str, default: &str) -> String {
+    std::env::var(var).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+}
+
+/// Writes (or with `--dry-run` prints) the starter config at `config_path`.
+/// Refuses to replace an existing file without `--force` (exit 3).
+pub fn run(paths: &Paths, config_path: &Path, agents_dir: &Path, args: &InitArgs) -> Result<u8> {
+    let exists = config_path.symlink_metadata().is_ok();
+    if exists && !args.force && !args.dry_run {
+        return Err(fail!(
+            "{} already exists: pass --force to replace it (ops-atomic init --force), or --dry-run to print what init would write",
+            config_path.display()
+        ));
+    }
+    let found =
+        look(&probe_addr(REDIS_ADDR_ENV, "127.0.0.1:6379"), &probe_addr(PG_ADDR_ENV, "127.0.0.1:5432"), agents_dir);
+    let text = render(&found, &Config::default());
+    if args.dry_run {
+        print!("{text}");
+        eprintln!("(dry run: nothing written; without --dry-run this goes to {})", config_path.display());
+        return Ok(0);
+    }
+    if let Some(dir) = config_path.parent() {
+        crate::paths::ensure_dir(dir)?;
+    }
+    crate::paths::write_atomic(config_path, text.as_bytes())?;
+    restrict(config_path)?;
+    print!("{}", summary(&found, config_path, exists, &paths.root));
+    Ok(0)
+}
+
+/// Owner read/write only: the file is where a webhook URL or a password
+/// will be pasted.
+fn restrict(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| fail!("could not make {} private (0600): {}", path.display(), crate::exit::io_reason(&e)))
+}
+
+// ---------------------------------------------------------------------------
+// Looking
+
+/// What `init` found on this machine.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub redis: Service,
+    pub postgres: Service,
+    pub agents: Agents,
+    /// Who a database URL without a user connects as.
+    pub login_user: Option<String>,
+}
+
+/// A local service at `addr`, and whether it answered.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub addr: String,
+    pub answered: bool,
+    /// What happened, for the comment: "answered PONG", "connection refused".
+    pub note: String,
+}
+
+/// The LaunchAgents found in the agents folder.
+#[derive(Debug, Clone, Default)]
+pub struct Agents {
+    pub dir: PathBuf,
+    /// Labels, sorted.
+    pub labels: Vec<String>,
+    /// Why the folder could not be listed (a missing folder included).
+    pub unreadable: Option<String>,
+}
+
+impl Agents {
+    /// Homebrew's services (`homebrew.*`): watched by default.
+    pub fn homebrew(&self) -> impl Iterator<Item = &String> {
+        self.labels.iter().filter(|l| is_homebrew(l))
+    }
+    /// Everything else: listed commented out.
+    pub fn others(&self) -> impl Iterator<Item = &String> {
+        self.labels.iter().filter(|l| !is_homebrew(l))
+    }
+}
+
+/// A Homebrew service label that the config can watch as it is (labels with
+/// whitespace are refused by validation, so they are only listed).
+fn is_homebrew(label: &str) -> bool {
+    label.starts_with("homebrew.") && !label.chars().any(char::is_whitespace)
+}
+
+pub fn look(redis_addr: &str, pg_addr: &str, agents_dir: &Path) -> Found {
+    Found {
+        redis: probe_redis(redis_addr),
+        postgres: probe_postgres(pg_addr),
+        agents: list_agents(agents_dir),
+        login_user: crate::checks::postgres::login_user(),
+    }
+}
+
+fn connect(addr: &str) -> std::result::Result<TcpStream, String> {
+    let target: SocketAddr = addr
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or_else(|| format!("{addr} resolves to no address"))?;
+    TcpStream::connect_timeout(&target, PROBE_TIMEOUT).map_err(|e| match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "no answer in time".to_string(),
+        _ => e.to_string(),
+    })
+}
+
+/// One raw `PING`: `+PONG` is Redis; an error reply (`-NOAUTH …`) is a
+/// Redis that wants a password, which the config can give.
+fn probe_redis(addr: &str) -> Service {
+    let answer = (|| {
+        let mut s = connect(addr)?;
+        let _ = s.set_read_timeout(Some(PROBE_TIMEOUT));
+        let _ = s.set_write_timeout(Some(PROBE_TIMEOUT));
+        s.write_all(b"*1\r\n$4\r\nPING\r\n").map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).map_err(|_| "connected, but no answer to PING".to_string())?;
+        Ok::<String, String>(String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string())
+    })();
+    let (answered, note) = match answer {
+        Ok(line) if line == "+PONG" => (true, "answered PING".to_string()),
+        Ok(line) if line.starts_with('-') => (true, format!("answered PING with {:?}", &line[1..])),
+        Ok(line) => (false, format!("something answered PING with {line:?}, not Redis")),
+        Err(why) => (false, why),
+    };
+    Service { addr: addr.to_string(), answered, note }
+}
+
+/// A TCP connect: enough to know a server listens; whether the login user
+/// may log in is what `heartbeat` then tells.
+fn probe_postgres(addr: &str) -> Service {
+    let (answered, note) = match connect(addr) {
+        Ok(_) => (true, "accepted a connection".to_string()),
+        Err(why) => (false, why),
+    };
+    Service { addr: addr.to_string(), answered, note }
+}
+
+fn list_agents(dir: &Path) -> Agents {
+    let mut agents = Agents { dir: dir.to_path_buf(), ..Agents::default() };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            agents.unreadable = Some("the folder does not exist".into());
+            return agents;
+        }
+        Err(e) => {
+            agents.unreadable = Some(crate::exit::io_reason(&e));
+            return agents;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "plist") {
+            continue;
+        }
+        // A plist that does not parse or has no Label is nobody's service.
+        let label = plist::Value::from_file(&path)
+            .ok()
+            .and_then(|v| v.as_dictionary()?.get("Label")?.as_string().map(str::to_string));
+        // A control character would break the line it is written on.
+        if let Some(label) = label.filter(|l| !l.is_empty() && !l.chars().any(char::is_control)) {
+            agents.labels.push(label);
+        }
+    }
+    agents.labels.sort();
+    agents.labels.dedup();
+    agents
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+/// One block of the file per config section, in the file's order (the order
+/// of `Config`). A new check kind or channel adds its block here.
+pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] =
+    &[header, monitor, redis, database, api, launchagents, discord, daily, launchd];
+
+/// The whole file: every section with its defaults and a comment per key.
+pub fn render(found: &Found, defaults: &Config) -> String {
+    let mut doc = Doc::default();
+    for section in SECTIONS {
+        section(&mut doc, found, defaults);
+    }
+    doc.0
+}
+
+/// A TOML text being written: prose comments start with `# `; commented-out
+/// examples with `#` and no space, so removing that `#` gives valid TOML.
+#[derive(Default)]
+pub struct Doc(String);
+
+/// Where the comment after a key starts, so the defaults read as a column.
+const COMMENT_COLUMN: usize = 27;
+
+impl Doc {
+    fn comment(&mut self, text: &str) {
+        for line in text.lines() {
+            let _ = writeln!(self.0, "# {line}");
+        }
+    }
+    fn section(&mut self, header: &str, about: &str) {
+        self.0.push('\n');
+        self.comment(about);
+        let _ = writeln!(self.0, "[{header}]");
+    }
+    fn line(&mut self, prefix: &str, key: &str, value: &str, about: &str) {
+        let mut line = format!("{prefix}{key} = {value}");
+        if !about.is_empty() {
+            let pad = COMMENT_COLUMN.saturating_sub(line.chars().count()).max(1);
+            let _ = write!(line, "{:pad$}# {about}", "");
+        }
+        let _ = writeln!(self.0, "{line}");
+    }
+    /// `key = value   # about`
+    fn key(&mut self, key: &str, value: impl Serialize, about: &str) {
+        self.line("", key, &toml_value(value), about);
+    }
+    /// `#key = value   # about`: shown, not in effect.
+    fn example(&mut self, key: &str, value: impl Serialize, about: &str) {
+        self.line("#", key, &toml_value(value), about);
+    }
+    fn raw(&mut self, text: &str) {
+        self.0.push_str(text);
+    }
+}
+
+/// A value as TOML writes it (strings quoted and escaped).
+fn toml_value(v: impl Serialize) -> String {
+    toml::Value::try_from(v).map(|v| v.to_string()).unwrap_or_else(|e| format!("\"<{e}>\""))
+}
+
+fn header(d: &mut Doc, _: &Found, _: &Config) {
+    d.comment(
+        "ops-atomic configuration, written by `ops-atomic init` from what ran on this machine.\n\
+         Every key is optional: one left out takes the default shown here. Environment\n\
+         variables override the file where named. The README lists every key.\n\
+         After an edit: `ops-atomic config check`.",
+    );
+}
+
+fn monitor(d: &mut Doc, _: &Found, c: &Config) {
+    let m = &c.monitor;
+    d.section("monitor", "When to alert, and how long a heartbeat may take.");
+    d.key(
+        "alert_threshold",
+        m.alert_threshold,
+        "consecutive failures before a check is DOWN (every check's default failure_threshold); env OPS_ALERT_THRESHOLD",
+    );
+    d.key("recovery_threshold", m.recovery_threshold, "consecutive passes before a DOWN check is UP again");
+    d.key(
+        "realert_minutes",
+        m.realert_minutes,
+        "0 = one alert per incident; N >= 5 = a reminder every N minutes while still down",
+    );
+    d.key("deadline_ms", m.deadline_ms, "hard bound on all checks of one heartbeat together");
+    d.key("host_name", m.host_name.clone(), "how messages name this machine; \"\" = its short host name");
+    d.key("flap_window", m.flap_window, "results kept per check for flap detection");
+    d.key("flap_changes", m.flap_changes, "changes within the window that make a check flap; 0 = off");
+}
+
+fn redis(d: &mut Doc, f: &Found, c: &Config) {
+    let r = &c.redis;
+    let s = &f.redis;
+    let (about, url) = if s.answered {
+        let mut about = format!("Redis {} on {} when init ran.", s.note, s.addr);
+        if s.note.contains("AUTH") {
+            about.push_str("\nIt wants a password: put it in the URL (redis://:PASSWORD@host:port) or in REDIS_URL.");
+        }
+        (about, format!("redis://{}", s.addr))
+    } else {
+        (
+            format!(
+                "Nothing answered on {} when init ran ({}), so this check is off:\n\
+                 set enabled = true once Redis runs (e.g. brew services start redis).",
+                s.addr, s.note
+            ),
+            r.url.clone(),
+        )
+    };
+    d.section("redis", &about);
+    d.key("enabled", s.answered, "run this check");
+    d.key("url", url, "env REDIS_URL; a password goes in the URL: redis://:PASSWORD@host:6379");
+    d.key("timeout_ms", r.timeout_ms, "connect + PING");
+    d.key("severity", r.severity, "what a failure counts as: \"critical\" or \"warning\"");
+}
+
+fn database(d: &mut Doc, f: &Found, c: &Config) {
+    let db = &c.database;
+    let s = &f.postgres;
+    let user = f.login_user.as_deref().unwrap_or("the login user");
+    let (about, url) = if s.answered {
+        (format!("PostgreSQL {} on {} when init ran.", s.note, s.addr), format!("postgresql://{}/postgres", s.addr))
+    } else {
+        (
+            format!(
+                "Nothing accepted a connection on {} when init ran ({}),\n\
+                 so this check is off: set enabled = true once PostgreSQL runs\n\
+                 (e.g. brew services start postgresql@17).",
+                s.addr, s.note
+            ),
+            db.url.clone(),
+        )
+    };
+    d.section("database", &about);
+    d.key("enabled", s.answered, "run this check");
+    d.key("url", url, &format!("env DATABASE_URL; no user in the URL = the login user ({user}), as psql does"));
+    d.key("timeout_ms", db.timeout_ms, "connect + query");
+    d.key("query", &db.query, "must succeed");
+    d.key("severity", db.severity, "what a failure counts as: \"critical\" or \"warning\"");
+}
+
+fn api(d: &mut Doc, _: &Found, _: &Config) {
+    let a = crate::config::Api::default();
+    d.raw("\n");
+    d.comment(
+        "HTTP endpoints, fetched with GET; none by default. To watch one, remove the #\n\
+         that starts each line of the block below; repeat the block for each endpoint.",
+    );
+    d.raw("#[[api]]\n");
+    d.example("name", "API Health", "shown in reports and alerts; unique");
+    d.example("url", "http://127.0.0.1:4000/api/health", "http:// or https://");
+    d.example("timeout_ms", a.timeout_ms, "the whole exchange");
+    d.example("expect_status", 200, "left out = any 2xx");
+    d.example("expect_body_contains", &a.expect_body_contains, "text the body must contain; \"\" = anything");
+    d.example("max_latency_ms", a.max_latency_ms, "slower = a warning; 0 = no limit");
+    d.example(
+        "headers",
+        &a.headers,
+        "e.g. { Authorization = \"Bearer ${API_TOKEN}\" }: ${VAR} comes from the environment",
+    );
+    d.example("severity", a.severity, "what a failure counts as");
+}
+
+fn launchagents(d: &mut Doc, f: &Found, c: &Config) {
+    let a = &f.agents;
+    let about = match &a.unreadable {
+        Some(why) => format!("LaunchAgents that must be loaded. {} could not be read ({why}).", a.dir.display()),
+        None if a.labels.is_empty() => format!("LaunchAgents that must be loaded. {} holds none.", a.dir.display()),
+        None => format!(
+            "LaunchAgents that must be loaded, from the {} in {}:\n\
+             Homebrew's services are watched; remove the # of any other to watch it too.",
+            plural(a.labels.len(), "agent"),
+            a.dir.display()
+        ),
+    };
+    d.section("launchagents", &about);
+    if a.labels.is_empty() {
+        d.key("labels", &c.launchagents.labels, "labels, as in `launchctl list`");
+    } else {
+        d.raw("labels = [\n");
+        for l in a.homebrew() {
+            let _ = writeln!(d.0, "  {},", toml_value(l));
+        }
+        for l in a.others() {
+            let _ = writeln!(d.0, "  # {},", toml_value(l));
+        }
+        d.raw("]\n");
+    }
+    d.key("severity", c.launchagents.severity, "what \"not loaded\" counts as; a non-zero last exit is a warning");
+}
+
+fn discord(d: &mut Doc, _: &Found, c: &Config) {
+    let dc = &c.discord;
+    d.section(
+        "discord",
+        "Where alerts go; an empty webhook_url = notifications off (the log and reports say so).\n\
+         To turn them on: in Discord, Server Settings > Integrations > Webhooks > New Webhook >\n\
+         Copy Webhook URL, and paste it below (this file is readable by you alone) or set\n\
+         DISCORD_OPS_WEBHOOK instead. Then `ops-atomic notify test` sends a test message.",
+    );
+    d.key("webhook_url", &dc.webhook_url, "https://discord.com/api/webhooks/<id>/<token>; env DISCORD_OPS_WEBHOOK");
+    d.key("username", &dc.username, "the name messages are posted under");
+    d.key("timeout_ms", dc.timeout_ms, "one delivery attempt");
+}
+
+fn daily(d: &mut Doc, _: &Found, c: &Config) {
+    let dl = &c.daily;
+    let smoke = crate::config::Smoke::default();
+    d.section("daily", "The daily run: smoke commands, the 24-hour summary, housekeeping.");
+    d.key("hour", dl.hour, "local time of the daily run, 0..=23");
+    d.key("minute", dl.minute, "0..=59");
+    d.key("notify_on_success", dl.notify_on_success, "also notify when every phase passed");
+    d.key("retention_days", dl.retention_days, "heartbeat reports older than this are deleted");
+    d.key("max_log_bytes", dl.max_log_bytes, "g/logs files over this are rotated (3 kept)");
+    d.raw("\n");
+    d.comment("Smoke commands for the daily run's first phase; none by default. Remove the # to use one.");
+    d.raw("#[[daily.smoke]]\n");
+    d.example("name", "disk writable", "shown in the daily report");
+    d.example("command", ["touch", "g/state/.smoke"], "argv, no shell; run in the root folder");
+    d.example("timeout_s", smoke.timeout_s, "killed and failed after this");
+}
+
+fn launchd(d: &mut Doc, _: &Found, c: &Config) {
+    let l = &c.launchd;
+    d.section("launchd", "How `ops-atomic enable` writes the two LaunchAgents.");
+    d.key("label_prefix", &l.label_prefix, "labels <prefix>.ops_atomic_monitor and <prefix>.ops_atomic_daily");
+    d.key("interval_s", l.interval_s, "seconds between heartbeats");
+    d.key("path", &l.path, "PATH the agents run with");
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+/// What init tells the person after writing: what it found, then the next steps.
+fn summary(f: &Found, path: &Path, replaced: bool, root: &Path) -> String {
+    let mut out = String::new();
+    let verb = if replaced { "Replaced" } else { "Wrote" };
+    let _ = writeln!(out, "✅ {} {}", color::paint(Style::Bold, verb), path.display());
+    let service = |out: &mut String, name: &str, s: &Service| {
+        let _ = if s.answered {
+            writeln!(out, "   ✅ {name}: {} on {}: {}", s.note, s.addr, color::paint(Style::Green, "checked"))
+        } else {
+            writeln!(
+                out,
+                "   ➖ {name}: nothing on {} ({}): {}",
+                s.addr,
+                s.note,
+                color::paint(Style::Yellow, "check off")
+            )
+        };
+    };
+    service(&mut out, "Redis", &f.redis);
+    service(&mut out, "PostgreSQL", &f.postgres);
+    let a = &f.agents;
+    let _ = match &a.unreadable {
+        Some(why) => writeln!(out, "   ➖ LaunchAgents: {} ({why})", a.dir.display()),
+        None => writeln!(
+            out,
+            "   ✅ LaunchAgents: {} Homebrew watched, {} listed commented out",
+            a.homebrew().count(),
+            a.others().count()
+        ),
+    };
+    let _ = writeln!(out, "   ➖ Discord: no webhook yet: set discord.webhook_url or DISCORD_OPS_WEBHOOK");
+    let _ = writeln!(out, "\n{}", color::paint(Style::Bold, "Next steps:"));
+    let steps = [
+        ("ops-atomic config check", "validate the file"),
+        ("ops-atomic notify test", "after setting the webhook: send a test message"),
+        ("ops-atomic heartbeat", "run every check once and write a report"),
+        ("ops-atomic enable", "install the LaunchAgents: a heartbeat every 5 minutes, the daily run"),
+    ];
+    for (i, (cmd, what)) in steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}  {}", i + 1, color::paint(Style::Bold, &format!("{cmd:<24}")), what);
+    }
+    if std::env::current_dir().ok().and_then(|d| d.canonicalize().ok()).as_deref() != Some(root) {
+        let _ = writeln!(out, "  (in {}, or with --root {})", root.display(), root.display());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nothing() -> Found {
+        let off = |addr: &str| Service { addr: addr.into(), answered: false, note: "connection refused".into() };
+        Found {
+            redis: off("127.0.0.1:6379"),
+            postgres: off("127.0.0.1:5432"),
+            agents: Agents { dir: "/Users/me/Library/LaunchAgents".into(), ..Agents::default() },
+            login_user: Some("me".into()),
+        }
+    }
+
+    fn everything() -> Found {
+        let on = |addr: &str| Service { addr: addr.into(), answered: true, note: "answered".into() };
+        Found {
+            redis: on("127.0.0.1:6380"),
+            postgres: on("127.0.0.1:5433"),
+            agents: Agents {
+                dir: "/Users/me/Library/LaunchAgents".into(),
+                labels: vec!["com.example.sync".into(), "homebrew.mxcl.redis".into(), "with space".into()],
+                unreadable: None,
+            },
+            login_user: Some("me".into()),
+        }
+    }
+
+    fn parse(text: &str) -> Config {
+        crate::config::parse(text, Path::new("init.toml")).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    /// The text with every commented-out example switched on.
+    fn uncommented(text: &str) -> String {
+        text.lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if !rest.starts_with(' ') && !rest.is_empty() => rest.to_string(),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn with_nothing_found_it_is_the_defaults_with_both_services_off() {
+        let text = render(&nothing(), &Config::default());
+        let c = parse(&text);
+        assert!(crate::config::validate(&c).is_empty(), "{:?}", crate::config::validate(&c));
+        let mut expected = Config::default();
+        expected.redis.enabled = false;
+        expected.database.enabled = false;
+        assert_eq!(toml::to_string(&c).unwrap(), toml::to_string(&expected).unwrap());
+        assert!(text.contains("Nothing answered on 127.0.0.1:6379"), "{text}");
+        assert!(text.contains("webhook_url = \"\""), "{text}");
+    }
+
+    #[test]
+    fn what_it_found_is_filled_in() {
+        let text = render(&everything(), &Config::default());
+        let c = parse(&text);
+        assert!(crate::config::validate(&c).is_empty(), "{:?}", crate::config::validate(&c));
+        assert!(c.redis.enabled && c.database.enabled);
+        assert_eq!(c.redis.url, "redis://127.0.0.1:6380");
+        assert_eq!(c.database.url, "postgresql://127.0.0.1:5433/postgres");
+        assert_eq!(c.launchagents.labels, vec!["homebrew.mxcl.redis"]);
+        assert!(text.contains("  # \"com.example.sync\","), "{text}");
+        assert!(text.contains("  # \"with space\","), "{text}");
+        assert!(text.contains("login user (me)"), "{text}");
+    }
+
+    #[test]
+    fn the_examples_are_valid_when_switched_on() {
+        let text = uncommented(&render(&everything(), &Config::default()));
+        let c = parse(&text);
+        assert!(crate::config::validate(&c).is_empty(), "{:?}\n{text}", crate::config::validate(&c));
+        assert_eq!(c.api.len(), 1);
+        assert_eq!(c.daily.smoke.len(), 1);
+    }
+
+    /// Every key the code accepts is in the file, live or as an example:
+    /// a new config key fails here until its line is added to a block.
+    #[test]
+    fn every_key_of_the_config_is_shown() {
+        let text = uncommented(&render(&everything(), &Config::default()));
+        let written: toml::Table = toml::from_str(&text).unwrap();
+        let mut full = Config::default();
+        full.api.push(crate::config::Api { expect_status: Some(200), ..Default::default() });
+        full.daily.smoke.push(crate::config::Smoke::default());
+        let full = toml::Table::try_from(&full).unwrap();
+        let mut missing = Vec::new();
+        missing_keys(&full, &written, "", &mut missing);
+        assert!(missing.is_empty(), "init writes no line for {missing:?}: add it to its block in SECTIONS");
+    }
+
+    fn missing_keys(full: &toml::Table, written: &toml::Table, at: &str, out: &mut Vec<String>) {
+        for (k, v) in full {
+            let path = format!("{at}{k}");
+            let Some(w) = written.get(k) else {
+                out.push(path);
+                continue;
+            };
+            match (v, w) {
+                (toml::Value::Table(f), toml::Value::Table(w)) => missing_keys(f, w, &format!("{path}."), out),
+                (toml::Value::Array(f), toml::Value::Array(w)) => {
+                    if let (Some(toml::Value::Table(f)), Some(toml::Value::Table(w))) = (f.first(), w.first()) {
+                        missing_keys(f, w, &format!("{path}[]."), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn only_homebrew_labels_without_whitespace_are_watched() {
+        assert!(is_homebrew("homebrew.mxcl.postgresql@16"));
+        assert!(!is_homebrew("com.apple.foo"));
+        assert!(!is_homebrew("homebrew.bad label"));
+    }
+
+    #[test]
+    fn strings_are_quoted_as_toml() {
+        for tricky in ["a\"b\\c", "it's", "line\nbreak", "${API_TOKEN}"] {
+            let doc: toml::Table = toml::from_str(&format!("x = {}", toml_value(tricky))).unwrap();
+            assert_eq!(doc["x"].as_str(), Some(tricky));
+        }
+        assert_eq!(toml_value(["x", "y"]), r#"["x", "y"]"#);
+    }
+}
