@@ -29,7 +29,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
 
     // What checks kept from earlier runs; read without the lock, since the
     // checks run before it is taken (the lock is held only for step 5).
-    let memos = state::peek(paths).map(|st| st.memos).unwrap_or_default();
+    let memos = state::peek(paths).map(|st| st.memos()).unwrap_or_default();
     let env = Env {
         launchctl: crate::launchd::launchctl::program(),
         root: paths.root.clone(),
@@ -49,11 +49,6 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     let channels = cfg.channels();
     let lock = state::lock(paths, state::lock_wait(), "heartbeat")?;
     let mut st = state::load(paths, &lock)?;
-    for r in &results {
-        if let Some(m) = &r.memo {
-            st.memos.insert(r.id.clone(), m.clone());
-        }
-    }
     let event = alert::record(&mut st, status, now, (&cfg.monitor).into());
     let mut events = Vec::new();
     if let Some(ev) = event {

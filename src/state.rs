@@ -10,16 +10,19 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::CheckStatus;
 use crate::exit::{Result, Status};
 use crate::fail;
 use crate::paths::{self, Paths};
 
 /// The state format this release writes; later releases migrate from it.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// How long to wait for another run's lock before giving up (exit 3).
 pub const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -45,10 +48,10 @@ pub struct State {
     /// Why the last delivery failed, while something is pending.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_delivery_error: Option<String>,
-    /// What a check keeps between runs, by check id (a file check's size
-    /// samples): read before the checks run, written back under the lock.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub memos: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Each check's incident state, by check id (SPEC §5, §7.1).
+    pub checks: BTreeMap<String, CheckState>,
+    /// Silences in force (SPEC §13); expired ones are removed by the next run.
+    pub silences: Vec<Silence>,
     /// Fields written by other releases, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -69,13 +72,78 @@ impl Default for State {
             pending_notifications: Vec::new(),
             last_recovery_at: None,
             last_delivery_error: None,
-            memos: std::collections::BTreeMap::new(),
+            checks: BTreeMap::new(),
+            silences: Vec::new(),
             extra: serde_json::Map::new(),
         }
     }
 }
 
+/// One check's incident state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CheckState {
+    pub name: String,
+    pub kind: String,
+    /// The last result that was not `skipped`.
+    pub status: Option<CheckStatus>,
+    /// When it entered that status.
+    pub since: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    /// An incident is open.
+    pub down: bool,
+    /// The first failure of the incident's run of failures.
+    pub down_since: Option<DateTime<Utc>>,
+    /// The first failure of the current run of failures (not yet an incident, or the incident's).
+    pub failing_since: Option<DateTime<Utc>>,
+    /// The first failure's message.
+    pub failure_message: Option<String>,
+    /// The incident's alert went out (or is queued).
+    pub announced: bool,
+    /// Its last alert or reminder.
+    pub alerted_at: Option<DateTime<Utc>>,
+    pub flapping: bool,
+    /// The flapping message went out, so a `stable` one is owed.
+    pub flap_announced: bool,
+    /// Its last `flap_window` results: true = failed.
+    pub recent: Vec<bool>,
+    /// What the check keeps between runs (a file check's size samples).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memo: Option<serde_json::Value>,
+    /// Fields written by other releases, kept as they are.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `ops-atomic silence`: a check (or every check) that causes no message until `until`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Silence {
+    /// The check id; `None` = every check.
+    pub check: Option<String>,
+    pub until: DateTime<Utc>,
+    #[serde(default)]
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Silence {
+    pub fn covers(&self, id: &str, now: DateTime<Utc>) -> bool {
+        self.until > now && self.check.as_deref().is_none_or(|c| c == id)
+    }
+}
+
 impl State {
+    /// Whether a silence in force covers the check `id`.
+    pub fn silenced(&self, id: &str, now: DateTime<Utc>) -> bool {
+        self.silences.iter().any(|s| s.covers(id, now))
+    }
+
+    /// What each check kept from earlier runs, by id.
+    pub fn memos(&self) -> BTreeMap<String, serde_json::Value> {
+        self.checks.iter().filter_map(|(id, c)| c.memo.clone().map(|m| (id.clone(), m))).collect()
+    }
+
     pub fn last_status(&self) -> Option<Status> {
         self.last_status.as_deref().and_then(Status::parse)
     }
@@ -204,7 +272,9 @@ pub fn load(paths: &Paths, _lock: &Lock) -> Result<State> {
             path.display(),
             state.version
         )),
-        Ok(state) => Ok(state),
+        // Version 1 had no `checks` or `silences`: they start empty, and the
+        // counters and queued messages carry over as they are.
+        Ok(state) => Ok(State { version: VERSION, ..state }),
         Err(why) => {
             let stamp = Utc::now().format("%Y-%m-%dT%H-%M-%S%.3fZ");
             let aside = path.with_file_name(format!("ops_atomic_monitor.json.corrupt-{stamp}"));
@@ -266,7 +336,8 @@ mod tests {
         ] {
             assert!(v.get(key).is_some(), "{key} missing");
         }
-        assert_eq!(v["version"], 1);
+        assert_eq!(v["version"], 2);
+        assert!(v.get("checks").is_some() && v.get("silences").is_some());
     }
 
     #[test]
