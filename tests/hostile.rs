@@ -308,7 +308,9 @@ fn flooding_server(head: Vec<u8>, flood: usize) -> u16 {
 }
 
 /// Runs the binary and reports its peak resident memory in bytes (from
-/// `wait4`'s rusage for that child alone).
+/// `wait4`'s rusage for that child alone). `wait4` reaps the child, so
+/// `Child::wait` must not be called after it.
+#[allow(clippy::zombie_processes)]
 fn run_measured(ops: Ops) -> (Run, u64) {
     let mut cmd = ops.command();
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());

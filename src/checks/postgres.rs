@@ -265,10 +265,10 @@ mod guard {
             to_server.shutdown();
         });
         let _ = server.set_read_timeout(left);
-        if let Err(why) = relay_replies(&mut server, &mut to_client) {
-            if let Ok(mut v) = verdict.lock() {
-                *v = Some(why);
-            }
+        if let Err(why) = relay_replies(&mut server, &mut to_client)
+            && let Ok(mut v) = verdict.lock()
+        {
+            *v = Some(why);
         }
         server.shutdown();
         let _ = client.shutdown(Shutdown::Both);
