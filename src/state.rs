@@ -134,7 +134,7 @@ pub fn lock(paths: &Paths, wait: Duration, command: &str) -> Result<Lock> {
             Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {
                 if start.elapsed() >= wait {
                     let mut holder = String::new();
-                    let _ = file.read_to_string(&mut holder);
+                    let _ = (&mut file).take(4096).read_to_string(&mut holder);
                     let holder = holder.trim();
                     let who = if holder.is_empty() { "another ops-atomic run".to_string() } else { holder.to_string() };
                     return Err(fail!(
