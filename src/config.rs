@@ -204,7 +204,7 @@ pub fn load(default_path: &Path, named: Option<&Path>, env: &dyn Fn(&str) -> Opt
         Some(p) => (p.to_path_buf(), true),
         None => (default_path.to_path_buf(), false),
     };
-    let (mut config, source) = match std::fs::read_to_string(&path) {
+    let (mut config, source) = match read_bounded(&path) {
         Ok(text) => (parse(&text, &path)?, Source::File { path: path.clone(), named: is_named }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_named => {
             (Config::default(), Source::Defaults(path.clone()))
@@ -229,6 +229,36 @@ pub fn load(default_path: &Path, named: Option<&Path>, env: &dyn Fn(&str) -> Opt
         return Err(fail!("invalid configuration in {}:\n  {}", shown, errors.join("\n  ")));
     }
     Ok(Loaded { config, source, overrides })
+}
+
+/// A config file larger than this is refused unread (a real one is a few KiB).
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Reads the config file, refusing what is not a regular file (a FIFO or
+/// `/dev/zero` would block or never end) and what is over
+/// [`MAX_CONFIG_BYTES`], without reading more than that.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_regular =
+        || std::io::Error::other("it is not a regular file (name a .toml file, not a folder, pipe or device)");
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    // O_NONBLOCK: a FIFO swapped in after the check above still cannot block the open.
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {} KiB, far more than any configuration needs (is it the right file?)",
+            MAX_CONFIG_BYTES / 1024
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 /// Parses TOML text; errors name the file, line, column and key.

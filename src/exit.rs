@@ -101,6 +101,11 @@ impl<T> IoContext<T> for std::io::Result<T> {
 /// A short, human reason for an I/O error, with a hint for the usual fixes.
 pub fn io_reason(e: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
+    // O_NOFOLLOW on a symlink fails with ELOOP ("too many levels of
+    // symbolic links"), which says nothing useful to a user.
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return "it is a symbolic link, and ops-atomic never writes through one (remove the link; if you did not put it there, someone else can write to this folder)".to_string();
+    }
     match e.kind() {
         PermissionDenied => format!("{e} (check the folder's owner and permissions)"),
         ReadOnlyFilesystem => format!("{e} (the file system is read-only)"),

@@ -60,11 +60,13 @@ pub fn append(paths: &Paths, line: &Line) -> Result<()> {
     let path = paths.history_file();
     let mut text = serde_json::to_string(line).map_err(|e| fail!("could not encode the history line: {e}"))?;
     text.push('\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| fail!("could not open the history {}: {}", path.display(), crate::exit::io_reason(&e)))?;
+    // Never appended through a symlink planted at the history's path.
+    let mut f = crate::paths::open_no_follow(
+        &path,
+        std::fs::OpenOptions::new().create(true).append(true),
+        crate::paths::FILE_MODE,
+    )
+    .map_err(|e| fail!("could not open the history {}: {}", path.display(), crate::exit::io_reason(&e)))?;
     // One write call: a crash leaves a whole line or none.
     f.write_all(text.as_bytes())
         .map_err(|e| fail!("could not append to the history {}: {}", path.display(), crate::exit::io_reason(&e)))

@@ -78,17 +78,53 @@ pub fn absolute(p: &Path) -> PathBuf {
     std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// Creates a folder (and its parents), with an error that names it.
+/// Mode of every file that can hold message text or service errors (SPEC §2).
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of the folders ops-atomic creates (SPEC §2).
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of a plist: launchd refuses group- or world-writable ones.
+pub const PLIST_MODE: u32 = 0o644;
+
+/// Creates a folder (and its parents) with mode 0700 whatever the umask,
+/// with an error that names it. Folders that already exist keep their mode.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
         .map_err(|e| fail!("could not create folder {}: {}", dir.display(), crate::exit::io_reason(&e)))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder,
-/// flushed to disk, then renamed over the old file. A reader (or a crash)
-/// sees the old content or the new, never half of either.
+/// Opens a file ops-atomic writes (or locks) without following a symlink
+/// planted at `path` and without blocking on a FIFO planted there; anything
+/// but a regular file is refused. A file it creates gets `mode` whatever
+/// the umask, and one it finds is brought back to `mode` (when it is ours
+/// to change). `options` says how (append, create, ...).
+pub fn open_no_follow(path: &Path, options: &mut std::fs::OpenOptions, mode: u32) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).mode(mode).open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("it is not a regular file (remove whatever is there)"));
+    }
+    if meta.permissions().mode() & 0o7777 != mode {
+        // fchmod on the open file: never a path that could have changed.
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    }
+    Ok(file)
+}
+
+/// Writes `bytes` to `path` atomically, mode 0600: a temporary file in the
+/// same folder, flushed to disk, then renamed over the old file. A reader
+/// (or a crash) sees the old content or the new, never half of either.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, true)
+    replace(path, bytes, true, FILE_MODE)
+}
+
+/// [`write_atomic`] with another mode (plists: [`PLIST_MODE`]).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    replace(path, bytes, true, mode)
 }
 
 /// [`write_atomic`] without the `fsync`, for files that are cheap to lose in
@@ -98,24 +134,71 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// `fsync` is the largest fixed cost of a heartbeat's file work (see the
 /// README, "Performance").
 pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, false)
+    replace(path, bytes, false, FILE_MODE)
 }
 
-fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+/// The temporary file is created exclusively (`O_EXCL`, which never follows
+/// a symlink) under a name nobody can guess in advance, so a link planted
+/// in the folder cannot redirect the write; the rename then replaces the
+/// directory entry itself. A symlink found at `path` is refused rather than
+/// replaced: someone put it there, and the user should know.
+fn replace(path: &Path, bytes: &[u8], sync: bool, mode: u32) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let refuse_link = || -> std::io::Result<()> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => Err(std::io::Error::from_raw_os_error(libc::ELOOP)),
+            Ok(m) if !m.is_file() => Err(std::io::Error::other("it is not a regular file (remove whatever is there)")),
+            _ => Ok(()),
+        }
+    };
+    let mut tmp = dir.join(format!(".{name}.tmp-{}", unpredictable()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        refuse_link()?;
+        let mut tries = 0;
+        let mut f = loop {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            match open_no_follow(&tmp, &mut options, mode) {
+                Ok(f) => break f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 16 => {
+                    tries += 1;
+                    tmp = dir.join(format!(".{name}.tmp-{}", unpredictable()));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         f.write_all(bytes)?;
         if sync {
             f.sync_all()?;
         }
+        refuse_link()?;
         std::fs::rename(&tmp, path)
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         fail!("could not write {}: {}", path.display(), crate::exit::io_reason(&e))
     })
+}
+
+/// A name part no other process can predict: the pid, the time in
+/// nanoseconds and 64 random bits (from `/dev/urandom`, or std's randomly
+/// keyed hasher where that cannot be read).
+pub fn unpredictable() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let random = match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
+        Ok(()) => u64::from_ne_bytes(bytes),
+        Err(_) => {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+            );
+            h.finish()
+        }
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    format!("{}-{nanos:09}-{random:016x}", std::process::id())
 }

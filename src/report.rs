@@ -71,9 +71,30 @@ pub struct Reserved {
     /// Why the reservation failed (the folder is not writable, say); the
     /// write will fail with this reason later, after the state is saved.
     pub problem: Option<String>,
+    /// Set once [`write`] filled the file; until then, dropping the
+    /// reservation removes the empty placeholder, so a run that fails
+    /// (lock timeout, full disk) leaves no 0-byte report behind.
+    filled: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if self.problem.is_some() || self.filled.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        // Only the empty regular file reserve() created, never a link or
+        // a file someone filled meanwhile.
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl Reserved {
+    fn new(path: PathBuf, problem: Option<String>) -> Reserved {
+        Reserved { path, problem, filled: std::sync::atomic::AtomicBool::new(false) }
+    }
+
     pub fn file_name(&self) -> String {
         self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
@@ -84,25 +105,29 @@ impl Reserved {
 pub fn reserve(dir: &Path, prefix: &str, now: DateTime<Utc>) -> Reserved {
     let stem = format!("{prefix}_{}", now.format("%Y-%m-%d_%H-%M-%S"));
     let first = dir.join(format!("{stem}.md"));
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        let why = format!("the report folder {} cannot be created ({})", dir.display(), crate::exit::io_reason(&e));
-        return Reserved { path: first, problem: Some(why) };
+    if let Err(e) = crate::paths::ensure_dir(dir) {
+        let why = format!("the report folder cannot be created ({})", e.0);
+        return Reserved::new(first, Some(why));
     }
     for n in 0..10_000 {
         let path = if n == 0 { first.clone() } else { dir.join(format!("{stem}_{n}.md")) };
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        // create_new (O_EXCL) never follows a symlink planted at the name:
+        // such a name counts as taken.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        match crate::paths::open_no_follow(&path, &mut options, crate::paths::FILE_MODE) {
             Ok(_) => {
-                return Reserved { path, problem: None };
+                return Reserved::new(path, None);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
                 let why =
                     format!("the report folder {} is not writable ({})", dir.display(), crate::exit::io_reason(&e));
-                return Reserved { path, problem: Some(why) };
+                return Reserved::new(path, Some(why));
             }
         }
     }
-    Reserved { path: first, problem: Some("10000 reports already exist for this second".into()) }
+    Reserved::new(first, Some("10000 reports already exist for this second".into()))
 }
 
 /// The UTC time in a report's name (`<prefix>_YYYY-MM-DD_HH-MM-SS[_N].md`),
@@ -121,7 +146,9 @@ pub fn write(reserved: &Reserved, text: &str) -> Result<()> {
     if let Some(p) = &reserved.problem {
         return Err(fail!("could not write the report {}: {p}", reserved.path.display()));
     }
-    crate::paths::write_atomic_unsynced(&reserved.path, crate::secret::scrub(text).as_bytes())
+    crate::paths::write_atomic_unsynced(&reserved.path, crate::secret::scrub(text).as_bytes())?;
+    reserved.filled.store(true, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
 }
 
 #[cfg(test)]

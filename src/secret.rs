@@ -49,7 +49,48 @@ pub fn url_secrets(raw: &str) -> Vec<String> {
     if let Some(t) = webhook_token(&u) {
         out.push(t);
     }
+    for (_, value) in secret_query_values(&u) {
+        if let Ok(decoded) = percent_decode(&value.replace('+', " ")) {
+            out.push(decoded);
+        }
+        out.push(value);
+    }
     out
+}
+
+/// Whether a query-string key names a secret: `token`, `api_key`,
+/// `access_token`, `X-Api-Key`, `secret`, `password`, `sig`, `auth`, ...
+fn secret_key(key: &str) -> bool {
+    const WORDS: [&str; 14] = [
+        "token",
+        "key",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "sig",
+        "signature",
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "session",
+    ];
+    let key = key.to_ascii_lowercase();
+    key.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| WORDS.contains(&w) || ["token", "key", "secret", "password"].iter().any(|s| w.ends_with(s)))
+}
+
+/// The raw `(key, value)` pairs of the query whose key names a secret.
+fn secret_query_values(u: &url::Url) -> Vec<(String, String)> {
+    let Some(query) = u.query() else { return Vec::new() };
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, v)| !v.is_empty() && secret_key(&percent_decode(k).unwrap_or_else(|_| k.to_string())))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn webhook_token(u: &url::Url) -> Option<String> {
@@ -106,6 +147,20 @@ pub fn redact_url(raw: &str) -> String {
         let path = u.path().replacen(&format!("/{token}"), "/***", 1);
         u.set_path(&path);
     }
+    if !secret_query_values(&u).is_empty() {
+        let query: Vec<String> = u
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v)) if !v.is_empty() && secret_key(&percent_decode(k).unwrap_or_else(|_| k.to_string())) => {
+                    format!("{k}=***")
+                }
+                _ => pair.to_string(),
+            })
+            .collect();
+        u.set_query(Some(&query.join("&")));
+    }
     // `Url` re-encodes '*' in the userinfo; show it plainly.
     u.to_string().replace("%2A%2A%2A", "***")
 }
@@ -154,6 +209,22 @@ mod tests {
         assert_eq!(redact_url("not a url"), "not a url");
         assert_eq!(redact_url("postgresql://u:secretpw@/db"), "postgresql://u:***@/db");
         assert_eq!(url_secrets("postgresql://u:secretpw@/db"), vec!["secretpw".to_string()]);
+    }
+
+    #[test]
+    fn query_string_secrets_are_redacted() {
+        assert_eq!(
+            redact_url("https://api.example.com/health?token=abc123&verbose=1&api_key=k%2By&X-Api-Key=q&sig=zz"),
+            "https://api.example.com/health?token=***&verbose=1&api_key=***&X-Api-Key=***&sig=***"
+        );
+        assert_eq!(
+            redact_url("http://h/x?access_token=t0ken&password=pw&client_secret=s&page=2"),
+            "http://h/x?access_token=***&password=***&client_secret=***&page=2"
+        );
+        assert_eq!(redact_url("http://h/x?monkey=banana&q=1"), "http://h/x?monkey=***&q=1");
+        assert_eq!(redact_url("http://h/x?page=2&sort=asc"), "http://h/x?page=2&sort=asc");
+        let s = url_secrets("http://h/x?token=abc123&api_key=k%2By");
+        assert!(s.contains(&"abc123".to_string()) && s.contains(&"k+y".to_string()), "{s:?}");
     }
 
     #[test]

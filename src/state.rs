@@ -205,13 +205,13 @@ pub struct Lock {
 pub fn lock(paths: &Paths, wait: Duration, command: &str) -> Result<Lock> {
     paths::ensure_dir(&paths.state_dir())?;
     let path = paths.lock_file();
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| fail!("could not open the lock file {}: {}", path.display(), crate::exit::io_reason(&e)))?;
+    // Never through a planted symlink: the lock is truncated below.
+    let mut file = paths::open_no_follow(
+        &path,
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false),
+        paths::FILE_MODE,
+    )
+    .map_err(|e| fail!("could not open the lock file {}: {}", path.display(), crate::exit::io_reason(&e)))?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
@@ -220,7 +220,7 @@ pub fn lock(paths: &Paths, wait: Duration, command: &str) -> Result<Lock> {
             Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {
                 if start.elapsed() >= wait {
                     let mut holder = String::new();
-                    let _ = file.read_to_string(&mut holder);
+                    let _ = (&mut file).take(4096).read_to_string(&mut holder);
                     let holder = holder.trim();
                     let who = if holder.is_empty() { "another ops-atomic run".to_string() } else { holder.to_string() };
                     return Err(fail!(
@@ -257,7 +257,7 @@ impl Drop for Lock {
 /// replaced.
 pub fn load(paths: &Paths, _lock: &Lock) -> Result<State> {
     let path = paths.state_file();
-    let text = match std::fs::read(&path) {
+    let text = match read_no_follow(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(State::default());
@@ -267,14 +267,24 @@ pub fn load(paths: &Paths, _lock: &Lock) -> Result<State> {
         }
     };
     match parse(&text) {
-        Ok(state) if state.version > VERSION => Err(fail!(
+        Ok((state, _)) if state.version > VERSION => Err(fail!(
             "the state file {} has version {}, written by a newer ops-atomic than this one (version {VERSION}): upgrade ops-atomic",
             path.display(),
             state.version
         )),
-        // Version 1 had no `checks` or `silences`: they start empty, and the
-        // counters and queued messages carry over as they are.
-        Ok(state) => Ok(State { version: VERSION, ..state }),
+        Ok((state, reset)) => {
+            if !reset.is_empty() {
+                crate::log::warn(&format!(
+                    "State file {}: {} did not have the expected type and {} reset; everything else was kept",
+                    path.display(),
+                    reset.join(", "),
+                    if reset.len() == 1 { "was" } else { "were" }
+                ));
+            }
+            // Version 1 had no `checks` or `silences`: they start empty, and
+            // the counters and queued messages carry over as they are.
+            Ok(State { version: VERSION, ..state })
+        }
         Err(why) => {
             let stamp = Utc::now().format("%Y-%m-%dT%H-%M-%S%.3fZ");
             let aside = path.with_file_name(format!("ops_atomic_monitor.json.corrupt-{stamp}"));
@@ -294,12 +304,49 @@ pub fn load(paths: &Paths, _lock: &Lock) -> Result<State> {
     }
 }
 
-fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
+/// Reads the state file without following a symlink planted at its path.
+fn read_no_follow(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let mut f = paths::open_no_follow(path, std::fs::OpenOptions::new().read(true), paths::FILE_MODE)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Parses the state, keeping every field that parses: a field of the wrong
+/// type (`"runs": -5`) falls back to its default alone, and a queued
+/// notification that does not parse is dropped alone, so one bad value
+/// never costs the queued messages. Returns the state and the fields reset.
+/// Only text that is not a JSON object is an error (the file is corrupt).
+fn parse(bytes: &[u8]) -> std::result::Result<(State, Vec<String>), String> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    if !value.is_object() {
+    let serde_json::Value::Object(fields) = value else {
         return Err("not a JSON object".into());
+    };
+    if let Ok(state) = serde_json::from_value(serde_json::Value::Object(fields.clone())) {
+        return Ok((state, Vec::new()));
     }
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    // Field by field: with `#[serde(default)]`, an object holding one field
+    // deserializes exactly when that field does.
+    let mut good = serde_json::Map::new();
+    let mut reset = Vec::new();
+    for (key, v) in fields {
+        let alone = serde_json::Value::Object(serde_json::Map::from_iter([(key.clone(), v.clone())]));
+        if serde_json::from_value::<State>(alone).is_ok() {
+            good.insert(key, v);
+        } else if key == "pending_notifications"
+            && let serde_json::Value::Array(items) = v
+        {
+            let total = items.len();
+            let kept: Vec<serde_json::Value> =
+                items.into_iter().filter(|n| serde_json::from_value::<Notification>(n.clone()).is_ok()).collect();
+            reset.push(format!("{} of {total} queued notifications", total - kept.len()));
+            good.insert(key, serde_json::Value::Array(kept));
+        } else {
+            reset.push(key);
+        }
+    }
+    let state = serde_json::from_value(serde_json::Value::Object(good)).map_err(|e| e.to_string())?;
+    Ok((state, reset))
 }
 
 /// Writes the state atomically (call with the lock held).
@@ -312,7 +359,7 @@ pub fn save(paths: &Paths, _lock: &Lock, state: &State) -> Result<()> {
 /// Reads the state without the lock, for `status`: a reader sees a whole
 /// file thanks to the atomic rename.
 pub fn peek(paths: &Paths) -> Option<State> {
-    std::fs::read(paths.state_file()).ok().and_then(|b| parse(&b).ok())
+    read_no_follow(&paths.state_file()).ok().and_then(|b| parse(&b).ok()).map(|(s, _)| s)
 }
 
 #[cfg(test)]
@@ -353,6 +400,25 @@ mod tests {
         assert!(parse(b"{\"runs\": 3").is_err());
         assert!(parse(b"[]").is_err());
         assert!(parse(b"").is_err());
-        assert!(parse(b"{\"runs\": \"many\"}").is_err());
+    }
+
+    #[test]
+    fn a_bad_field_is_reset_alone_and_the_queue_is_kept() {
+        let text = br#"{"version":1,"runs":-5,"consecutive_failures":"x","alert_active":true,"future":[1],
+            "pending_notifications":[
+              {"kind":"alert","created_at":"2025-10-27T17:00:00Z","payload":{"content":"down"}},
+              {"kind":"nonsense","created_at":"2025-10-27T17:00:00Z","payload":{}},
+              {"kind":"recovery","created_at":"2025-10-27T18:00:00Z","payload":{"content":"up"},"attempts":2}
+            ]}"#;
+        let (s, reset) = parse(text).unwrap();
+        assert_eq!((s.runs, s.consecutive_failures, s.alert_active), (0, 0, true));
+        assert_eq!(s.pending_notifications.len(), 2);
+        assert_eq!(s.pending_notifications[1].attempts, 2);
+        assert_eq!(s.extra["future"], serde_json::json!([1]));
+        assert!(
+            reset.contains(&"runs".to_string()) && reset.contains(&"consecutive_failures".to_string()),
+            "{reset:?}"
+        );
+        assert!(reset.iter().any(|r| r.contains("1 of 3 queued")), "{reset:?}");
     }
 }

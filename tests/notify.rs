@@ -374,11 +374,11 @@ fn a_state_from_a_newer_release_is_not_overwritten() {
     let sink = WebhookSink::start();
     let root = setup(&api, &sink, "");
     up(&api);
-    root.write(STATE, "{\"version\": 2, \"runs\": 7}");
+    root.write(STATE, "{\"version\": 3, \"runs\": 7}");
     let run = heartbeat(&root);
     run.expect_code(3);
-    assert!(run.stderr.contains("version 2"), "{run}");
-    assert_eq!(root.read(STATE), "{\"version\": 2, \"runs\": 7}");
+    assert!(run.stderr.contains("version 3"), "{run}");
+    assert_eq!(root.read(STATE), "{\"version\": 3, \"runs\": 7}");
 }
 
 #[test]

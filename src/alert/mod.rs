@@ -42,12 +42,12 @@ pub enum Event {
 /// Applies one heartbeat to the state: counters, the incident's start, the
 /// alert flag. Returns the notification it calls for, if any.
 pub fn record(state: &mut State, status: Status, now: DateTime<Utc>, rules: Rules) -> Option<Event> {
-    state.runs += 1;
+    state.runs = state.runs.saturating_add(1);
     state.last_run_at = Some(now);
     state.last_status = Some(status.as_str().to_string());
 
     if status == Status::Critical {
-        state.consecutive_failures += 1;
+        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         state.consecutive_successes = 0;
         if state.first_failure_at.is_none() {
             state.first_failure_at = Some(now);
@@ -69,7 +69,7 @@ pub fn record(state: &mut State, status: Status, now: DateTime<Utc>, rules: Rule
     }
 
     state.consecutive_failures = 0;
-    state.consecutive_successes += 1;
+    state.consecutive_successes = state.consecutive_successes.saturating_add(1);
     if state.alert_active {
         if state.consecutive_successes >= rules.recovery_threshold {
             let lasted = state.first_failure_at.map_or(Duration::zero(), |t| now - t);

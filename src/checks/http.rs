@@ -130,8 +130,8 @@ pub fn judge(cfg: &Api, code: u16, body: &str, latency_ms: u64) -> (CheckStatus,
     (CheckStatus::Ok, format!("HTTP {code}"))
 }
 
-/// GET the endpoint: its status code and body (up to 1 MiB), or why the
-/// request failed. Also used by the daily run's API verification.
+/// GET the endpoint: its status code and body, or why the request failed
+/// (a body over 1 MiB is a failure that says so). Also used by the daily run's API verification.
 pub fn fetch(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> Result<(u16, String), String> {
     let timeout = Duration::from_millis(cfg.timeout_ms);
     // Redirects are not followed: a health endpoint that redirects (to a
@@ -150,15 +150,20 @@ pub fn fetch(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> Result<(u16, St
     let resp = match req.call() {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
-        Err(ureq::Error::Transport(t)) => return Err(describe(&t)),
+        Err(ureq::Error::Transport(t)) => return Err(describe(&t, cfg.timeout_ms)),
     };
     let code = resp.status();
+    // One byte past the limit tells an oversized body from one that fits;
+    // no more is ever read, whatever the server sends.
     let mut body = Vec::new();
-    let _ = resp.into_reader().take(MAX_BODY).read_to_end(&mut body);
+    let _ = resp.into_reader().take(MAX_BODY + 1).read_to_end(&mut body);
+    if body.len() as u64 > MAX_BODY {
+        return Err(format!("HTTP {code}, but the reply is too large: over {} MiB (not read further)", MAX_BODY >> 20));
+    }
     Ok((code, String::from_utf8_lossy(&body).into_owned()))
 }
 
-fn describe(t: &ureq::Transport) -> String {
+fn describe(t: &ureq::Transport, timeout_ms: u64) -> String {
     let mut text = match t.kind() {
         ureq::ErrorKind::ConnectionFailed => "connection failed".to_string(),
         ureq::ErrorKind::Dns => "host not found".to_string(),
@@ -176,7 +181,7 @@ fn describe(t: &ureq::Transport) -> String {
         source = s.source();
     }
     if text.contains("timed out") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable") {
-        text = format!("timed out after {} ms ({text})", t.kind());
+        text = format!("timed out after {timeout_ms} ms ({text})");
     }
     text
 }

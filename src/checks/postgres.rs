@@ -103,17 +103,317 @@ pub fn check(cfg: &Database) -> CheckResult {
 }
 
 fn query(cfg: &Database) -> Result<usize, String> {
-    let mut pg: postgres::Config = cfg.url.parse().map_err(|e: postgres::Error| e.to_string())?;
-    pg.connect_timeout(Duration::from_millis(cfg.timeout_ms));
-    pg.application_name("ops-atomic");
-    if pg.get_user().is_none()
-        && let Some(user) = login_user()
-    {
-        pg.user(&user);
+    let timeout = Duration::from_millis(cfg.timeout_ms);
+    let deadline = Instant::now() + timeout;
+    let pg: postgres::Config = cfg.url.parse().map_err(|e: postgres::Error| e.to_string())?;
+    let upstream = connect_upstream(&pg, deadline, timeout)?;
+    let guard = guard::Guard::start(upstream, deadline).map_err(|e| format!("could not start the reply guard: {e}"))?;
+    let mut local = postgres::Config::new();
+    // No user in the URL: the login user, as psql does.
+    match pg.get_user() {
+        Some(user) => {
+            local.user(user);
+        }
+        None => {
+            if let Some(user) = login_user() {
+                local.user(&user);
+            }
+        }
     }
-    let mut client = pg.connect(postgres::NoTls).map_err(|e| describe(&e))?;
-    let rows = client.simple_query(&cfg.query).map_err(|e| describe(&e))?;
-    Ok(rows.iter().filter(|m| matches!(m, postgres::SimpleQueryMessage::Row(_))).count())
+    if let Some(password) = pg.get_password() {
+        local.password(password);
+    }
+    if let Some(dbname) = pg.get_dbname() {
+        local.dbname(dbname);
+    }
+    if let Some(options) = pg.get_options() {
+        local.options(options);
+    }
+    local.ssl_mode(pg.get_ssl_mode());
+    local.host_path(guard.dir()).port(guard::PORT);
+    local.connect_timeout(timeout);
+    local.application_name("ops-atomic");
+    let result = (|| {
+        let mut client = local.connect(postgres::NoTls).map_err(|e| describe(&e))?;
+        let rows = client.simple_query(&cfg.query).map_err(|e| describe(&e))?;
+        Ok(rows.iter().filter(|m| matches!(m, postgres::SimpleQueryMessage::Row(_))).count())
+    })();
+    // The guard cutting the connection is why the client failed: say so.
+    result.map_err(|e| guard.verdict().unwrap_or(e))
+}
+
+/// A socket to the server the URL names: the first of its hosts that
+/// accepts a connection (hostaddr first, as libpq does), within the deadline.
+fn connect_upstream(pg: &postgres::Config, deadline: Instant, timeout: Duration) -> Result<guard::Upstream, String> {
+    use std::net::ToSocketAddrs;
+    let (hosts, addrs) = (pg.get_hosts(), pg.get_hostaddrs());
+    let n = hosts.len().max(addrs.len());
+    if n == 0 {
+        return Err("the URL names no host".into());
+    }
+    let ports = pg.get_ports();
+    let mut last = String::new();
+    for i in 0..n {
+        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("timed out after {} ms", timeout.as_millis()));
+        }
+        let target = match (addrs.get(i), hosts.get(i)) {
+            (Some(ip), _) => Ok(vec![std::net::SocketAddr::new(*ip, port)]),
+            (None, Some(postgres::config::Host::Tcp(h))) => (h.as_str(), port)
+                .to_socket_addrs()
+                .map(|a| a.collect())
+                .map_err(|e| format!("{h}: host not found ({e})")),
+            (None, Some(postgres::config::Host::Unix(dir))) => {
+                let path = dir.join(format!(".s.PGSQL.{port}"));
+                match std::os::unix::net::UnixStream::connect(&path) {
+                    Ok(s) => return Ok(guard::Upstream::Unix(s)),
+                    Err(e) => {
+                        last = format!("error connecting to server: {} ({e})", path.display());
+                        continue;
+                    }
+                }
+            }
+            (None, None) => continue,
+        };
+        let addrs = match target {
+            Ok(a) => a,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        for addr in addrs {
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+            match std::net::TcpStream::connect_timeout(&addr, left) {
+                Ok(s) => return Ok(guard::Upstream::Tcp(s)),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+                    last = format!("timed out after {} ms connecting to {addr}", timeout.as_millis())
+                }
+                Err(e) => last = format!("error connecting to server {addr}: {e}"),
+            }
+        }
+    }
+    Err(last)
+}
+
+/// The postgres crate allocates whatever length a server message announces
+/// (an `E` message of 0x7ffffff0 bytes costs 2 GB) and keeps every row of a
+/// reply, and it cannot be handed a socket of ours. So the check connects
+/// to the server itself and lets the crate talk to a relay on a Unix socket
+/// in a private 0700 folder: the relay reads each server message's 5-byte
+/// header and cuts the connection, with a verdict the check reports, when
+/// one message is over [`MAX_MESSAGE`] or the whole reply over [`MAX_TOTAL`].
+/// Nothing larger is ever buffered, whatever the server sends.
+mod guard {
+    use std::io::{self, Read, Write};
+    use std::net::Shutdown;
+    use std::os::unix::net::{UnixListener, UnixStream};
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    /// The largest single server message relayed.
+    pub const MAX_MESSAGE: usize = 1024 * 1024;
+    /// The most one check relays from the server in all.
+    pub const MAX_TOTAL: u64 = 8 * 1024 * 1024;
+    /// The port in the relay's socket name (`.s.PGSQL.<port>`).
+    pub const PORT: u16 = 5432;
+
+    pub enum Upstream {
+        Tcp(std::net::TcpStream),
+        Unix(UnixStream),
+    }
+
+    impl Upstream {
+        fn try_clone(&self) -> io::Result<Upstream> {
+            Ok(match self {
+                Upstream::Tcp(s) => Upstream::Tcp(s.try_clone()?),
+                Upstream::Unix(s) => Upstream::Unix(s.try_clone()?),
+            })
+        }
+        fn shutdown(&self) {
+            let _ = match self {
+                Upstream::Tcp(s) => s.shutdown(Shutdown::Both),
+                Upstream::Unix(s) => s.shutdown(Shutdown::Both),
+            };
+        }
+        fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
+            match self {
+                Upstream::Tcp(s) => s.set_read_timeout(Some(t)),
+                Upstream::Unix(s) => s.set_read_timeout(Some(t)),
+            }
+        }
+    }
+
+    impl Read for Upstream {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            match self {
+                Upstream::Tcp(s) => s.read(b),
+                Upstream::Unix(s) => s.read(b),
+            }
+        }
+    }
+
+    impl Write for Upstream {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            match self {
+                Upstream::Tcp(s) => s.write(b),
+                Upstream::Unix(s) => s.write(b),
+            }
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The running relay; dropping it cuts the connection and removes its folder.
+    pub struct Guard {
+        dir: PathBuf,
+        upstream: Upstream,
+        verdict: Arc<Mutex<Option<String>>>,
+    }
+
+    impl Guard {
+        pub fn start(upstream: Upstream, deadline: Instant) -> io::Result<Guard> {
+            let dir = private_dir()?;
+            let listener = match UnixListener::bind(dir.join(format!(".s.PGSQL.{PORT}"))) {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(e);
+                }
+            };
+            listener.set_nonblocking(true)?;
+            let verdict = Arc::new(Mutex::new(None));
+            let (server, v) = (upstream.try_clone()?, verdict.clone());
+            std::thread::spawn(move || relay(listener, server, deadline, v));
+            Ok(Guard { dir, upstream, verdict })
+        }
+
+        pub fn dir(&self) -> &Path {
+            &self.dir
+        }
+
+        /// Why the relay cut the connection, if it did.
+        pub fn verdict(&self) -> Option<String> {
+            self.verdict.lock().ok().and_then(|v| v.clone())
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.upstream.shutdown();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A new 0700 folder under the temp folder, under a name nobody can
+    /// guess; short, as a socket path is limited to about 100 bytes.
+    fn private_dir() -> io::Result<PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut tries = 0;
+        loop {
+            let random = crate::paths::unpredictable();
+            let tail = random.rsplit('-').next().unwrap_or(&random);
+            let dir = std::env::temp_dir().join(format!("opspg-{tail}"));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
+                other => return other.map(|_| dir),
+            }
+        }
+    }
+
+    fn relay(listener: UnixListener, mut server: Upstream, deadline: Instant, verdict: Arc<Mutex<Option<String>>>) {
+        let client = loop {
+            match listener.accept() {
+                Ok((c, _)) => break c,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(_) => return server.shutdown(),
+            }
+        };
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let ready = client.set_nonblocking(false).and_then(|_| client.set_read_timeout(Some(left)));
+        let (Ok(()), Ok(mut to_client), Ok(mut to_server), Ok(mut from_client)) =
+            (ready, client.try_clone(), server.try_clone(), client.try_clone())
+        else {
+            return server.shutdown();
+        };
+        // What the client sends is ours: copied as it is.
+        std::thread::spawn(move || {
+            let _ = io::copy(&mut from_client, &mut to_server);
+            to_server.shutdown();
+        });
+        let _ = server.set_read_timeout(left);
+        if let Err(why) = relay_replies(&mut server, &mut to_client)
+            && let Ok(mut v) = verdict.lock()
+        {
+            *v = Some(why);
+        }
+        server.shutdown();
+        let _ = client.shutdown(Shutdown::Both);
+    }
+
+    /// Relays server messages one by one; `Err` is a verdict on a reply
+    /// too large. The end of either connection ends the relay quietly.
+    pub fn relay_replies(server: &mut impl Read, client: &mut impl Write) -> Result<(), String> {
+        let mut total: u64 = 0;
+        let mut header = [0u8; 5];
+        loop {
+            if server.read_exact(&mut header).is_err() {
+                return Ok(());
+            }
+            let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+            let body = len.saturating_sub(4);
+            let kind = if header[0].is_ascii_graphic() { format!("{:?}", header[0] as char) } else { "a".into() };
+            if body > MAX_MESSAGE {
+                return Err(format!(
+                    "reply too large: the server announced {kind} message of {len} bytes, and at most {} MiB is accepted",
+                    MAX_MESSAGE >> 20
+                ));
+            }
+            total += 5 + body as u64;
+            if total > MAX_TOTAL {
+                return Err(format!("reply too large: over {} MiB in all (not read further)", MAX_TOTAL >> 20));
+            }
+            if client.write_all(&header).is_err() {
+                return Ok(());
+            }
+            match io::copy(&mut server.take(body as u64), client) {
+                Ok(n) if n == body as u64 => {}
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn messages_pass_until_one_is_too_large() {
+            let mut input = b"Z\0\0\0\x05I".to_vec();
+            input.extend_from_slice(b"E\x7f\xff\xff\xf0SFATAL");
+            let mut out = Vec::new();
+            let e = relay_replies(&mut input.as_slice(), &mut out).unwrap_err();
+            assert_eq!(out, b"Z\0\0\0\x05I");
+            assert!(e.contains("'E' message of 2147483632 bytes"), "{e}");
+        }
+
+        #[test]
+        fn the_whole_reply_is_bounded_too() {
+            let mut row = b"D\0\x08\0\x04".to_vec();
+            row.extend(std::iter::repeat_n(b'x', 0x8_0000));
+            let input: Vec<u8> = row.iter().copied().cycle().take(row.len() * 20).collect();
+            let mut out = Vec::new();
+            let e = relay_replies(&mut input.as_slice(), &mut out).unwrap_err();
+            assert!(e.contains("over 8 MiB in all"), "{e}");
+            assert!(out.len() as u64 <= MAX_TOTAL);
+        }
+    }
 }
 
 /// Who a URL without a user connects as: the login user, as psql does

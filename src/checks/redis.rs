@@ -1,5 +1,7 @@
 //! Redis: connect (with the password from the URL, if any) and `PING` → `PONG`.
 
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::{Check, CheckResult, CheckStatus, Common, Env, Ident, Severity};
@@ -72,7 +74,7 @@ pub fn check(cfg: &Redis) -> CheckResult {
     let timeout = Duration::from_millis(cfg.timeout_ms);
     let (status, message) = match ping(&cfg.url, timeout) {
         Ok(reply) if reply == "PONG" => (CheckStatus::Ok, "PONG".to_string()),
-        Ok(reply) => (CheckStatus::Fail, format!("PING answered {reply:?} instead of PONG")),
+        Ok(reply) => (CheckStatus::Fail, format!("PING answered {:?} instead of PONG", describe_reply(&reply))),
         Err(e) => (CheckStatus::Fail, format!("Redis not responding: {e}")),
     };
     let mut r = CheckResult::new(&cfg.idents()[0], status, message);
@@ -80,69 +82,272 @@ pub fn check(cfg: &Redis) -> CheckResult {
     r
 }
 
+/// The most one reply may take. PING, AUTH and SELECT answer a few bytes;
+/// a port that announces a 2 GB reply (or streams a line without end) is
+/// refused at this size instead of being buffered.
+const MAX_REPLY: usize = 64 * 1024;
+
+/// PING (after AUTH and SELECT as the URL says), spoken over a plain socket
+/// rather than through the redis crate: the crate buffers whatever length a
+/// reply announces, so anything listening on the port could make the monitor
+/// allocate gigabytes. The crate still parses the URL, so every URL it took
+/// means the same (user, password, db, `redis+unix://`).
 fn ping(url: &str, timeout: Duration) -> Result<String, String> {
-    let start = Instant::now();
+    let deadline = Instant::now() + timeout;
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    loop {
-        match attempt(&client, start, timeout) {
-            // A socket with a receive timeout fails with EINTR when the
-            // process is stopped and resumed (SIGSTOP/SIGCONT, a cgroup
-            // freeze, a debugger): nothing is wrong with Redis, so try again
-            // within the same time budget. The soak run caught this as a
-            // false CRITICAL (README, "Performance").
-            Err(e) if interrupted(&e) && start.elapsed() < timeout => continue,
-            other => return other.map_err(describe),
+    let info = client.get_connection_info();
+    let stream: Box<dyn Stream> = match info.addr() {
+        redis::ConnectionAddr::Tcp(host, port) => Box::new(connect_tcp(host, *port, deadline, timeout)?),
+        redis::ConnectionAddr::Unix(path) => {
+            Box::new(std::os::unix::net::UnixStream::connect(path).map_err(|e| format!("{} ({e})", path.display()))?)
+        }
+        _ => return Err("rediss:// (TLS) is not supported by this build: use redis:// on a trusted network".into()),
+    };
+    let mut con = Resp { stream, buf: Vec::new(), deadline, timeout };
+    let settings = info.redis_settings();
+    if let Some(password) = settings.password() {
+        let mut auth = vec!["AUTH"];
+        auth.extend(settings.username());
+        auth.push(password);
+        match con.call(&auth)? {
+            Reply::Text(_) => {}
+            Reply::Error(e) => return Err(format!("AUTH refused: {e}")),
+            Reply::Other(r) => return Err(format!("AUTH answered {r:?}")),
+        }
+    }
+    if settings.db() != 0 {
+        let db = settings.db().to_string();
+        match con.call(&["SELECT", &db])? {
+            Reply::Text(_) => {}
+            Reply::Error(e) => return Err(format!("SELECT {db} refused: {e}")),
+            Reply::Other(r) => return Err(format!("SELECT {db} answered {r:?}")),
+        }
+    }
+    match con.call(&["PING"])? {
+        Reply::Text(t) => Ok(t),
+        Reply::Error(e) => Err(e),
+        Reply::Other(r) => Ok(r),
+    }
+}
+
+fn connect_tcp(host: &str, port: u16, deadline: Instant, timeout: Duration) -> Result<TcpStream, String> {
+    use std::net::ToSocketAddrs;
+    let addrs = (host, port).to_socket_addrs().map_err(|e| format!("{host}:{port}: host not found ({e})"))?;
+    let mut last = format!("{host}:{port}: no address");
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("timed out after {} ms", timeout.as_millis()));
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => return Ok(s),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                last = format!("connection refused ({addr}: {e})")
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+                last = format!("timed out after {} ms ({addr})", timeout.as_millis())
+            }
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// A socket to Redis: TCP or a Unix socket.
+trait Stream: Read + Write + Send {
+    fn set_timeouts(&self, t: Duration) -> io::Result<()>;
+}
+impl Stream for TcpStream {
+    fn set_timeouts(&self, t: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(t))?;
+        self.set_write_timeout(Some(t))
+    }
+}
+impl Stream for std::os::unix::net::UnixStream {
+    fn set_timeouts(&self, t: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(t))?;
+        self.set_write_timeout(Some(t))
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Reply {
+    /// A simple or bulk string.
+    Text(String),
+    Error(String),
+    /// Anything else (an integer, an array, a nil), shown as received.
+    Other(String),
+}
+
+/// A RESP conversation with a bounded buffer and one deadline for all of it.
+struct Resp<S: Read + Write + ?Sized> {
+    stream: Box<S>,
+    buf: Vec<u8>,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl<S: Stream + ?Sized> Resp<S> {
+    fn left(&self) -> Result<Duration, String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("timed out after {} ms", self.timeout.as_millis()));
+        }
+        Ok(left)
+    }
+
+    fn call(&mut self, args: &[&str]) -> Result<Reply, String> {
+        let mut cmd = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            cmd.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            cmd.extend_from_slice(a.as_bytes());
+            cmd.extend_from_slice(b"\r\n");
+        }
+        let left = self.left()?;
+        self.stream.set_timeouts(left).map_err(|e| e.to_string())?;
+        self.stream.write_all(&cmd).map_err(|e| self.io_error(e))?;
+        self.reply()
+    }
+
+    fn io_error(&self, e: io::Error) -> String {
+        match e.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                format!("timed out after {} ms", self.timeout.as_millis())
+            }
+            _ => e.to_string(),
+        }
+    }
+
+    /// Reads more bytes, at most up to [`MAX_REPLY`] buffered.
+    fn fill(&mut self) -> Result<(), String> {
+        let mut chunk = [0u8; 8192];
+        loop {
+            let left = self.left()?;
+            self.stream.set_timeouts(left).map_err(|e| e.to_string())?;
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err("the server closed the connection".into()),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(());
+                }
+                // A socket with a receive timeout fails with EINTR when the
+                // process is stopped and resumed (SIGSTOP/SIGCONT, a cgroup
+                // freeze, a debugger): nothing is wrong with Redis, so read
+                // again within the same deadline. The soak run caught this as
+                // a false CRITICAL (README, "Performance").
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_error(e)),
+            }
+        }
+    }
+
+    /// The next `\r\n`-terminated line, without the terminator.
+    fn line(&mut self) -> Result<String, String> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
+                self.buf.drain(..i + 2);
+                return Ok(line);
+            }
+            if self.buf.len() > MAX_REPLY {
+                return Err(format!(
+                    "reply too large: over {} KiB without a line end (not read further)",
+                    MAX_REPLY / 1024
+                ));
+            }
+            self.fill()?;
+        }
+    }
+
+    fn reply(&mut self) -> Result<Reply, String> {
+        let line = self.line()?;
+        let (kind, rest) = line.split_at(line.len().min(1));
+        match kind {
+            "+" => Ok(Reply::Text(rest.to_string())),
+            "-" => Ok(Reply::Error(rest.to_string())),
+            "$" => {
+                let len: i64 = rest.trim().parse().map_err(|_| format!("malformed reply {line:?}"))?;
+                if len < 0 {
+                    return Ok(Reply::Other("(nil)".into()));
+                }
+                if len as u64 > MAX_REPLY as u64 {
+                    return Err(format!(
+                        "reply too large: the server announced {len} bytes, and at most {} KiB is read",
+                        MAX_REPLY / 1024
+                    ));
+                }
+                let len = len as usize;
+                while self.buf.len() < len + 2 {
+                    self.fill()?;
+                }
+                let text = String::from_utf8_lossy(&self.buf[..len]).into_owned();
+                self.buf.drain(..len + 2);
+                Ok(Reply::Text(text))
+            }
+            _ => Ok(Reply::Other(line)),
         }
     }
 }
 
-fn attempt(client: &redis::Client, start: Instant, timeout: Duration) -> redis::RedisResult<String> {
-    let left = || timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
-    let mut con = client.get_connection_with_timeout(left())?;
-    con.set_read_timeout(Some(left()))?;
-    con.set_write_timeout(Some(left()))?;
-    redis::cmd("PING").query::<String>(&mut con)
-}
-
-/// Whether `e` is an interrupted system call (`EINTR`). The redis crate keeps
-/// the `io::Error` behind an `Arc<dyn Error>`; [`std::error::Error::source`]
-/// hands out that `Arc`.
-fn interrupted(e: &redis::RedisError) -> bool {
-    use std::error::Error;
-    type Inner = std::sync::Arc<dyn Error + Send + Sync>;
-    e.source()
-        .and_then(|s| s.downcast_ref::<Inner>())
-        .and_then(|inner| inner.downcast_ref::<std::io::Error>())
-        .is_some_and(|io| io.kind() == std::io::ErrorKind::Interrupted)
-}
-
-fn describe(e: redis::RedisError) -> String {
-    let text = e.to_string();
-    if e.is_connection_refusal() {
-        format!("connection refused ({text})")
-    } else if e.is_timeout() {
-        format!("timed out ({text})")
-    } else {
-        text
-    }
+fn describe_reply(r: &str) -> String {
+    r.chars().take(120).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io;
 
-    #[test]
-    fn an_interrupted_socket_call_is_recognised_through_the_redis_error() {
-        let e = redis::RedisError::from(io::Error::from_raw_os_error(4)); // EINTR on Linux and macOS
-        assert!(interrupted(&e), "{e:?}");
-        assert!(interrupted(&redis::RedisError::from(io::Error::from(io::ErrorKind::Interrupted))));
+    /// A scripted server: replies are read from `input`, commands go to `out`.
+    struct Script {
+        input: io::Cursor<Vec<u8>>,
+        out: Vec<u8>,
+        /// Fail the first read with EINTR.
+        interrupt: bool,
+    }
+    impl Read for Script {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            if std::mem::take(&mut self.interrupt) {
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+            self.input.read(b)
+        }
+    }
+    impl Write for Script {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.out.write(b)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Stream for Script {
+        fn set_timeouts(&self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn resp(input: &[u8], interrupt: bool) -> Resp<Script> {
+        let script = Script { input: io::Cursor::new(input.to_vec()), out: Vec::new(), interrupt };
+        let timeout = Duration::from_secs(5);
+        Resp { stream: Box::new(script), buf: Vec::new(), deadline: Instant::now() + timeout, timeout }
     }
 
     #[test]
-    fn other_failures_are_not_retried() {
-        assert!(!interrupted(&redis::RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused))));
-        assert!(!interrupted(&redis::RedisError::from(io::Error::from(io::ErrorKind::TimedOut))));
-        assert!(!interrupted(&redis::RedisError::from((redis::ErrorKind::Io, "closed"))));
+    fn replies_parse_and_commands_are_encoded() {
+        let mut r = resp(b"+PONG\r\n$4\r\nPONG\r\n-ERR nope\r\n:5\r\n", true);
+        assert_eq!(r.call(&["PING"]).unwrap(), Reply::Text("PONG".into()));
+        assert_eq!(r.stream.out, b"*1\r\n$4\r\nPING\r\n");
+        assert_eq!(r.reply().unwrap(), Reply::Text("PONG".into()));
+        assert_eq!(r.reply().unwrap(), Reply::Error("ERR nope".into()));
+        assert_eq!(r.reply().unwrap(), Reply::Other(":5".into()));
+        assert_eq!(r.reply().unwrap_err(), "the server closed the connection");
+    }
+
+    #[test]
+    fn an_oversized_reply_is_refused_unread() {
+        let e = resp(b"$2000000000\r\nxxxx", false).reply().unwrap_err();
+        assert!(e.starts_with("reply too large: the server announced 2000000000 bytes"), "{e}");
+        let e = resp(&vec![b'+'; 200_000], false).reply().unwrap_err();
+        assert!(e.starts_with("reply too large"), "{e}");
     }
 }

@@ -112,7 +112,9 @@ fn rotate(dir: &Path, name: &str) -> std::io::Result<()> {
         }
     }
     std::fs::rename(dir.join(name), numbered(1))?;
-    std::fs::File::create(dir.join(name)).map(|_| ())
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true);
+    crate::paths::open_no_follow(&dir.join(name), &mut options, crate::paths::FILE_MODE).map(|_| ())
 }
 
 #[cfg(test)]

@@ -222,7 +222,8 @@ fn write_plist(path: &Path, xml: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         paths::ensure_dir(parent).map_err(|e| step_failed(&e.0))?;
     }
-    paths::write_atomic(path, xml).map_err(|e| step_failed(&e.0))
+    // 0644 whatever the umask: launchd refuses a group-writable plist.
+    paths::write_atomic_mode(path, xml, paths::PLIST_MODE).map_err(|e| step_failed(&e.0))
 }
 
 fn parse_back(path: &Path, expected: &plist::Value, label: &str) -> Result<()> {
