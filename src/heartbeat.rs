@@ -6,14 +6,14 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::alert::{self, Event};
-use crate::channels::{Message, Tone, queue};
+use crate::channels::queue;
 use crate::checks::{self, CheckResult, CheckStatus, Env, Severity};
 use crate::cli::RunArgs;
 use crate::config::{Config, Loaded};
 use crate::exit::{Result, Status};
 use crate::fail;
 use crate::history;
+use crate::incidents;
 use crate::log;
 use crate::paths::Paths;
 use crate::report;
@@ -49,20 +49,48 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     let channels = cfg.channels();
     let lock = state::lock(paths, state::lock_wait(), "heartbeat")?;
     let mut st = state::load(paths, &lock)?;
-    let event = alert::record(&mut st, status, now, (&cfg.monitor).into());
+    for r in results.iter().filter(|r| r.memo.is_some()) {
+        st.checks.entry(r.id.clone()).or_default().memo = r.memo.clone();
+    }
+    let rules = rulebook(cfg);
+    let rule = |id: &str| rules.get(id).copied().unwrap_or(default_rules(cfg));
+    let settings = incidents::Settings {
+        realert_minutes: cfg.monitor.realert_minutes,
+        flap_window: cfg.monitor.flap_window,
+        flap_changes: cfg.monitor.flap_changes,
+    };
+    let decision = incidents::decide(&mut st, &results, status, &rule, settings, now);
     let mut events = Vec::new();
-    if let Some(ev) = event {
-        events.push(event_name(ev).to_string());
+    if let Some(plan) = &decision.plan {
+        let kind = plan.kind.as_str();
+        events.push(kind.to_string());
+        let facts = incidents::message::Facts {
+            plan,
+            results: &results,
+            state: &st,
+            host: &cfg.monitor.host(),
+            status,
+            now,
+            report: reserved.path.display().to_string(),
+            report_name: report_name.clone(),
+        };
+        let (msg, problem) = incidents::message::build(&facts, &paths.templates_dir())?;
+        if let Some(p) = problem {
+            log::error(&p);
+        }
         if !channels.is_empty() {
-            let msg = message(paths, cfg, ev, &st, &results, &report_name)?;
-            log::info(&format!("{} decided ({})", capitalised(event_name(ev)), msg.title));
+            log::info(&format!("{} decided ({})", capitalised(kind), msg.title));
             queue::enqueue(&mut st, &msg, &channels);
         } else {
             log::warn(&format!(
-                "{} not sent: Discord notifications are off (set discord.webhook_url or DISCORD_OPS_WEBHOOK)",
-                capitalised(event_name(ev))
+                "{} not sent: notifications are off (set discord.webhook_url or DISCORD_OPS_WEBHOOK): {}",
+                capitalised(kind),
+                msg.title
             ));
         }
+    }
+    for e in decision.events.iter().filter(|e| matches!(e.kind.as_str(), "down" | "up" | "flapping" | "stable")) {
+        log::info(&format!("Event: {}", crate::events::line(e)));
     }
     let mut failures: Vec<String> = Vec::new();
     let line = history::Line {
@@ -76,8 +104,24 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         log::error(&e.0);
         failures.push(e.0);
     }
-    let sent: Vec<NotificationKind> =
-        queue::deliver(paths, &lock, &mut st, &channels, args.no_notify)?.into_iter().map(|d| d.kind).collect();
+    if let Err(e) = crate::events::append(paths, &decision.events) {
+        log::error(&e.0);
+        failures.push(e.0);
+    }
+    let delivered = queue::deliver(paths, &lock, &mut st, &channels, args.no_notify)?;
+    let notified: Vec<incidents::Event> = delivered
+        .iter()
+        .map(|d| {
+            let mut e = incidents::Event::new(Utc::now(), "", "", "notified", "");
+            e.channel = Some(d.channel.clone());
+            e.notification = Some(d.kind.as_str().to_string());
+            e
+        })
+        .collect();
+    if let Err(e) = crate::events::append(paths, &notified) {
+        log::warn(&e.0);
+    }
+    let sent: Vec<NotificationKind> = delivered.into_iter().map(|d| d.kind).collect();
     state::save(paths, &lock, &st)?;
     drop(lock);
 
@@ -132,14 +176,6 @@ fn log_result(r: &CheckResult) {
     }
 }
 
-fn event_name(e: Event) -> &'static str {
-    match e {
-        Event::Alert => "alert",
-        Event::Reminder => "reminder",
-        Event::Recovery { .. } => "recovery",
-    }
-}
-
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
@@ -166,65 +202,32 @@ fn lines<'a>(results: impl Iterator<Item = &'a CheckResult>) -> Vec<Line<'a>> {
         .collect()
 }
 
-/// The message for an event, from its template.
-fn message(
-    paths: &Paths,
-    cfg: &Config,
-    ev: Event,
-    st: &State,
-    results: &[CheckResult],
-    report_name: &str,
-) -> Result<Message> {
-    let since = st.first_failure_at.map(log::timestamp).unwrap_or_default();
-    let mut c = tera::Context::new();
-    c.insert("failures", &st.consecutive_failures);
-    c.insert("threshold", &cfg.monitor.alert_threshold);
-    c.insert("incident_since", &since);
-    c.insert("report_name", report_name);
-    c.insert("failing", &lines(results.iter().filter(|r| r.impact() == Status::Critical)));
-    c.insert("warnings", &lines(results.iter().filter(|r| r.impact() == Status::Warnings)));
-    let (kind, template, title, tone) = match ev {
-        Event::Alert | Event::Reminder => {
-            let n = results.iter().filter(|r| r.impact() == Status::Critical).count();
-            let reminder = ev == Event::Reminder;
-            c.insert("reminder", &reminder);
-            let kind = if reminder { NotificationKind::Reminder } else { NotificationKind::Alert };
-            (
-                kind,
-                "discord_alert.md",
-                format!("❌ CRITICAL: {n} check{} failing", if n == 1 { "" } else { "s" }),
-                Tone::Red,
-            )
+/// Each check's incident rules by id: its own thresholds and `notify`,
+/// else `[monitor]`'s.
+fn rulebook(cfg: &Config) -> std::collections::HashMap<String, incidents::Rules> {
+    let mut book = std::collections::HashMap::new();
+    for (_, check) in cfg.checks() {
+        let common = check.common();
+        for who in check.idents() {
+            book.insert(
+                who.id.clone(),
+                incidents::Rules {
+                    failure_threshold: common.failure_threshold.unwrap_or(cfg.monitor.alert_threshold),
+                    success_threshold: common.success_threshold.unwrap_or(cfg.monitor.recovery_threshold),
+                    notify: common.notifies(who.severity),
+                },
+            );
         }
-        Event::Recovery { lasted } => {
-            let lasted = alert::human_duration(lasted);
-            c.insert("lasted", &lasted);
-            c.insert("reminder", &false);
-            (NotificationKind::Recovery, "discord_recovery.md", format!("✅ RECOVERED after {lasted}"), Tone::Green)
-        }
-    };
-    let (body, problem) = report::render(&paths.templates_dir(), template, &c)?;
-    if let Some(p) = problem {
-        log::error(&p);
     }
-    let content = match kind {
-        NotificationKind::Recovery => format!("✅ OPS-Atomic: recovered ({title})"),
-        _ => format!("❌ OPS-Atomic: {title}"),
-    };
-    Ok(Message {
-        kind,
-        content,
-        title,
-        body,
-        tone,
-        footer: format!("ops-atomic heartbeat · {report_name}"),
-        timestamp: Utc::now(),
-        host: cfg.monitor.host(),
-        status: crate::checks::overall(results).as_str().to_string(),
-        checks: Vec::new(),
-        still_down: Vec::new(),
-        report: paths.reports_dir().join(report_name).display().to_string(),
-    })
+    book
+}
+
+fn default_rules(cfg: &Config) -> incidents::Rules {
+    incidents::Rules {
+        failure_threshold: cfg.monitor.alert_threshold,
+        success_threshold: cfg.monitor.recovery_threshold,
+        notify: true,
+    }
 }
 
 #[derive(Serialize)]

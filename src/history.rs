@@ -1,8 +1,6 @@
 //! The heartbeat history: one JSON line per heartbeat in
 //! `g/state/heartbeat_history.jsonl`.
 
-use std::io::Write;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -57,19 +55,8 @@ fn legacy_id(kind: &str, name: &str) -> String {
 
 /// Appends one line (call with the state lock held, so lines never interleave).
 pub fn append(paths: &Paths, line: &Line) -> Result<()> {
-    let path = paths.history_file();
-    let mut text = serde_json::to_string(line).map_err(|e| fail!("could not encode the history line: {e}"))?;
-    text.push('\n');
-    // Never appended through a symlink planted at the history's path.
-    let mut f = crate::paths::open_no_follow(
-        &path,
-        std::fs::OpenOptions::new().create(true).append(true),
-        crate::paths::FILE_MODE,
-    )
-    .map_err(|e| fail!("could not open the history {}: {}", path.display(), crate::exit::io_reason(&e)))?;
-    // One write call: a crash leaves a whole line or none.
-    f.write_all(text.as_bytes())
-        .map_err(|e| fail!("could not append to the history {}: {}", path.display(), crate::exit::io_reason(&e)))
+    let text = serde_json::to_string(line).map_err(|e| fail!("could not encode the history line: {e}"))?;
+    crate::paths::append_line(&paths.history_file(), "the history", &text)
 }
 
 /// The history as read once: the parsed lines and the raw text of each, so

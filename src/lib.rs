@@ -3,7 +3,6 @@
 //! `main.rs` parses the command line and calls [`app::run`]; everything else
 //! lives in the modules below.
 
-pub mod alert;
 pub mod app;
 pub mod channels;
 pub mod checks;
@@ -13,9 +12,11 @@ pub mod commands;
 pub mod config;
 pub mod daily;
 pub mod envvars;
+pub mod events;
 pub mod exit;
 pub mod heartbeat;
 pub mod history;
+pub mod incidents;
 pub mod launchd;
 pub mod log;
 pub mod paths;

@@ -49,6 +49,9 @@ impl Paths {
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("g/state/ops_atomic_monitor.lock")
     }
+    pub fn events_file(&self) -> PathBuf {
+        self.state_dir().join("events.jsonl")
+    }
     pub fn history_file(&self) -> PathBuf {
         self.root.join("g/state/heartbeat_history.jsonl")
     }
@@ -113,6 +116,20 @@ pub fn open_no_follow(path: &Path, options: &mut std::fs::OpenOptions, mode: u32
         let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
     }
     Ok(file)
+}
+
+/// Appends one line of JSON Lines to `path` (call with the state lock held,
+/// so lines never interleave): never through a symlink planted at the path,
+/// 0600, in one write call, so a crash leaves a whole line or none.
+pub fn append_line(path: &Path, what: &str, line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut text = String::with_capacity(line.len() + 1);
+    text.push_str(line);
+    text.push('\n');
+    let mut f = open_no_follow(path, std::fs::OpenOptions::new().create(true).append(true), FILE_MODE)
+        .map_err(|e| fail!("could not open {what} {}: {}", path.display(), crate::exit::io_reason(&e)))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| fail!("could not append to {what} {}: {}", path.display(), crate::exit::io_reason(&e)))
 }
 
 /// Writes `bytes` to `path` atomically, mode 0600: a temporary file in the

@@ -13,11 +13,10 @@ use crate::exit::Result;
 use crate::fail;
 
 /// The built-in templates, by name.
-pub const BUILTIN: [(&str, &str); 5] = [
+pub const BUILTIN: [(&str, &str); 4] = [
     ("heartbeat.md", include_str!("../templates/heartbeat.md.tera")),
     ("daily.md", include_str!("../templates/daily.md.tera")),
-    ("discord_alert.md", include_str!("../templates/discord_alert.md.tera")),
-    ("discord_recovery.md", include_str!("../templates/discord_recovery.md.tera")),
+    ("message.md", include_str!("../templates/message.md.tera")),
     ("discord_daily.md", include_str!("../templates/discord_daily.md.tera")),
 ];
 
@@ -181,19 +180,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ops-atomic-tpl-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut ctx = tera::Context::new();
-        ctx.insert("lasted", "5 min");
-        ctx.insert("incident_since", "2025-10-27T17:00:00.000Z");
-        ctx.insert("report_name", "heartbeat_x.md");
-        ctx.insert("warnings", &Vec::<String>::new());
+        ctx.insert("checks", &Vec::<String>::new());
+        ctx.insert("also_up", &Vec::<String>::new());
+        ctx.insert("still_down", &Vec::<String>::new());
+        ctx.insert("report", "/r/heartbeat_x.md");
 
-        std::fs::write(dir.join("discord_recovery.md.tera"), "back after {{ lasted }}").unwrap();
-        let (text, problem) = render(&dir, "discord_recovery.md", &ctx).unwrap();
-        assert_eq!((text.as_str(), problem), ("back after 5 min", None));
+        std::fs::write(dir.join("message.md.tera"), "see {{ report }}").unwrap();
+        let (text, problem) = render(&dir, "message.md", &ctx).unwrap();
+        assert_eq!((text.as_str(), problem), ("see /r/heartbeat_x.md", None));
 
-        std::fs::write(dir.join("discord_recovery.md.tera"), "{% if %}").unwrap();
-        let (text, problem) = render(&dir, "discord_recovery.md", &ctx).unwrap();
+        std::fs::write(dir.join("message.md.tera"), "{% if %}").unwrap();
+        let (text, problem) = render(&dir, "message.md", &ctx).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(text.contains("All critical checks pass again after **5 min**"), "{text}");
-        assert!(problem.unwrap().contains("discord_recovery.md.tera"));
+        assert!(text.contains("Report: `/r/heartbeat_x.md`"), "{text}");
+        assert!(problem.unwrap().contains("message.md.tera"));
     }
 }

@@ -156,7 +156,12 @@ pub enum NotificationKind {
     Alert,
     Reminder,
     Recovery,
+    Flapping,
+    Stable,
+    Digest,
+    Repair,
     Daily,
+    Test,
 }
 
 impl NotificationKind {
@@ -165,7 +170,12 @@ impl NotificationKind {
             NotificationKind::Alert => "alert",
             NotificationKind::Reminder => "reminder",
             NotificationKind::Recovery => "recovery",
+            NotificationKind::Flapping => "flapping",
+            NotificationKind::Stable => "stable",
+            NotificationKind::Digest => "digest",
+            NotificationKind::Repair => "repair",
             NotificationKind::Daily => "daily",
+            NotificationKind::Test => "test",
         }
     }
 }

@@ -143,7 +143,7 @@ struct HistoryView {
 fn history_view(s: &Summary) -> HistoryView {
     HistoryView {
         window: format!("{} → {} UTC", minute(s.window_start), minute(s.window_end)),
-        interval: crate::alert::human_duration(chrono::Duration::seconds(s.interval_s as i64)),
+        interval: crate::incidents::human_duration(chrono::Duration::seconds(s.interval_s as i64)),
         since: s.history_since.map(minute).unwrap_or_default(),
         runs_seen: s.runs_seen,
         runs_expected: s.runs_expected,
@@ -157,7 +157,7 @@ fn history_view(s: &Summary) -> HistoryView {
             .map(|g| GapRow {
                 from: minute(g.from),
                 to: minute(g.to),
-                length: crate::alert::human_duration(g.to - g.from),
+                length: crate::incidents::human_duration(g.to - g.from),
                 missed: g.missed,
             })
             .collect(),

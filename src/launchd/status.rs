@@ -393,7 +393,7 @@ fn count_lines(path: &Path) -> Option<usize> {
 
 /// How long ago, for people ("42 s", "3 h 10 min").
 pub fn human_age(secs: i64) -> String {
-    crate::alert::human_duration(chrono::Duration::seconds(secs))
+    crate::incidents::human_duration(chrono::Duration::seconds(secs))
 }
 
 fn status_emoji(status: Option<&str>) -> &'static str {

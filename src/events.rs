@@ -1,0 +1,68 @@
+//! The event log `g/state/events.jsonl` (SPEC §10): one JSON line per
+//! transition, incident, silence and notification, appended under the
+//! state lock; read by `ops-atomic events`, `summary` and the daily report.
+
+use chrono::{DateTime, Utc};
+
+use crate::exit::Result;
+use crate::fail;
+use crate::incidents::Event;
+use crate::paths::Paths;
+
+/// Appends events (call with the state lock held), in one write.
+pub fn append(paths: &Paths, events: &[Event]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    for e in events {
+        let line = serde_json::to_string(e).map_err(|e| fail!("could not encode an event: {e}"))?;
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&crate::secret::scrub(&line));
+    }
+    crate::paths::append_line(&paths.events_file(), "the event log", &text)
+}
+
+/// Every event that parses, oldest first, from `since` on. A missing log is empty.
+pub fn read(paths: &Paths, since: Option<DateTime<Utc>>) -> Result<Vec<Event>> {
+    let path = paths.events_file();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(fail!("could not read the event log {}: {}", path.display(), crate::exit::io_reason(&e)));
+        }
+    };
+    Ok(parse(&text).into_iter().filter(|e| since.is_none_or(|s| e.ts >= s)).collect())
+}
+
+pub fn parse(text: &str) -> Vec<Event> {
+    text.lines().filter_map(|l| serde_json::from_str::<Event>(l).ok()).collect()
+}
+
+/// `[2025-10-27 17:52:10] Redis: down — connection refused (3 failures)`, in local time.
+pub fn line(e: &Event) -> String {
+    let when = e.ts.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S");
+    let who = if e.name.is_empty() { if e.check.is_empty() { "every check" } else { &e.check } } else { &e.name };
+    let mut what = e.kind.clone();
+    if e.kind == "status" {
+        what = format!("{} → {}", e.from.as_deref().unwrap_or("new"), e.to.as_deref().unwrap_or("?"));
+    }
+    if let (Some(ch), Some(kind)) = (&e.channel, &e.notification) {
+        what = format!("notified {ch} ({kind})");
+    }
+    let mut text = format!("[{when}] {who}: {what}");
+    if !e.message.is_empty() {
+        text.push_str(" — ");
+        text.push_str(&e.message);
+    }
+    if let Some(s) = e.lasted_s {
+        text.push_str(&format!(" (after {})", crate::incidents::human_duration(chrono::Duration::seconds(s))));
+    }
+    if let Some(r) = &e.reason {
+        text.push_str(&format!(" [{r}]"));
+    }
+    text
+}
