@@ -72,23 +72,21 @@ pub fn describe_exit(status: i32) -> String {
     }
 }
 
-/// The signal's name and macOS's `strsignal(3)` words, as `launchctl print`
-/// shows them in `last terminating signal = Terminated: 15`.
 pub fn signal_name(sig: i32) -> Option<&'static str> {
     Some(match sig {
-        1 => "SIGHUP: Hangup",
-        2 => "SIGINT: Interrupt",
-        3 => "SIGQUIT: Quit",
-        4 => "SIGILL: Illegal instruction",
-        5 => "SIGTRAP: Trace/BPT trap",
-        6 => "SIGABRT: Abort trap",
-        8 => "SIGFPE: Floating point exception",
-        9 => "SIGKILL: Killed",
-        10 => "SIGBUS: Bus error",
-        11 => "SIGSEGV: Segmentation fault",
-        13 => "SIGPIPE: Broken pipe",
-        14 => "SIGALRM: Alarm clock",
-        15 => "SIGTERM: Terminated",
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        10 => "SIGBUS",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
         _ => return None,
     })
 }
@@ -867,7 +865,7 @@ mod tests {
     #[test]
     fn exit_statuses_are_described() {
         assert_eq!(describe_exit(78), "exited 78 (EX_CONFIG)");
-        assert_eq!(describe_exit(-15), "killed by signal 15 (SIGTERM: Terminated)");
+        assert_eq!(describe_exit(-15), "killed by signal 15 (SIGTERM)");
         assert_eq!(describe_exit(1), "exited 1");
     }
 }
