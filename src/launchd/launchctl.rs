@@ -379,15 +379,15 @@ pub fn decode(code: Option<i32>, verb: &str, agent: &str, target: &str) -> (Stri
     let unloading = matches!(verb, "bootout" | "unload" | "remove");
     let no_session = (
         "no GUI session for this user: gui/<uid> exists only while this user is logged in at the screen, so launchctl refuses it over SSH, under sudo, or as another user".to_string(),
-        format!("run `ops-atomic {}` from Terminal in this user's logged-in desktop session", if unloading { format!("disable {agent}") } else if verb == "print" { "status".to_string() } else { format!("enable {agent}") }),
+        "run the same ops-atomic command from Terminal in this user's logged-in desktop session (not over SSH, not with sudo)".to_string(),
     );
     let (meaning, fix): (&str, String) = match code {
         Some(5) if unloading => (
-            "launchd could not unload the job (Input/output error): it may belong to another session or be in a state launchd will not leave",
+            "launchd could not unload the job: it may belong to another session or be in a state launchd will not leave",
             format!("run `sudo launchctl bootout {target}` for launchd's full reason, or log out and back in (launchd then drops the job)"),
         ),
         Some(5) => (
-            "launchd refused the plist (Input/output error), although ops-atomic had booted out and enabled the label first: usually the plist is not owned by you or is writable by group or others, or the same label is loaded from another plist",
+            "launchd refused the plist, although ops-atomic had booted out and enabled the label first: usually the plist is not owned by you or is writable by group or others, or the same label is loaded from another plist",
             format!("check `ls -l` of the plist (owner you, mode 644) and `launchctl print {target}`; `sudo launchctl bootstrap {domain} <plist>` prints launchd's full reason"),
         ),
         Some(3) => ("no such process: the job is not loaded", "nothing to unload; `ops-atomic status` shows what is loaded".into()),
