@@ -198,6 +198,9 @@ pub struct Daily {
     pub notify_on_success: bool,
     /// Heartbeat reports older than this many days are deleted by `daily`.
     pub retention_days: u32,
+    /// Fewer heartbeats in the last 24 h than this percentage of the
+    /// expected ones makes the daily run a warning (none at all is CRITICAL); 0..=100.
+    pub min_heartbeat_percent: u32,
     /// g/logs files over this many bytes are rotated by `daily` (3 kept).
     pub max_log_bytes: u64,
     /// Smoke commands for phase 1.
@@ -211,6 +214,7 @@ impl Default for Daily {
             minute: 0,
             notify_on_success: false,
             retention_days: 7,
+            min_heartbeat_percent: 50,
             max_log_bytes: 10 * 1024 * 1024,
             smoke: Vec::new(),
         }
@@ -523,6 +527,12 @@ pub fn validate(c: &Config) -> Vec<String> {
     }
     if c.daily.minute > 59 {
         errs.push(format!("daily.minute = {}: must be between 0 and 59", c.daily.minute));
+    }
+    if c.daily.min_heartbeat_percent > 100 {
+        errs.push(format!(
+            "daily.min_heartbeat_percent = {}: must be between 0 and 100",
+            c.daily.min_heartbeat_percent
+        ));
     }
     if c.daily.retention_days < 1 {
         errs.push("daily.retention_days = 0: must be at least 1".into());

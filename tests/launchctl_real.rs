@@ -87,7 +87,8 @@ fn replay_one(fixture: &str) {
     let root = TestRoot::new();
     match fixture {
         "b01-bootstrap-5" => {
-            let run = enable_fails(&root, fixture, "Bootstrap failed: 5: Input/output error", 5, "sudo launchctl bootstrap");
+            let run =
+                enable_fails(&root, fixture, "Bootstrap failed: 5: Input/output error", 5, "sudo launchctl bootstrap");
             // Not "disable, then enable again": enable had just booted out and enabled it.
             assert!(!run.stdout.lines().last().unwrap_or("").contains("ops-atomic enable"), "{run}");
         }
@@ -104,7 +105,9 @@ fn replay_one(fixture: &str) {
         "b06-load-5-try-running" => {
             legacy_load_fails(&root, fixture, "Load failed: 5: Input/output error", 5, "sudo launchctl bootstrap")
         }
-        "b07-load-119-disabled" => legacy_load_fails(&root, fixture, "Load failed: 119", 119, "Allow in the Background"),
+        "b07-load-119-disabled" => {
+            legacy_load_fails(&root, fixture, "Load failed: 119", 119, "Allow in the Background")
+        }
         "b08-load-37" => legacy_load_fails(&root, fixture, "Load failed: 37", 37, "already has this label loaded"),
         "b13-load-122" => legacy_load_fails(&root, fixture, "Load failed: 122", 122, "chmod 644"),
         "b09-bootout-3" | "b10-bootout-36" => {
@@ -161,8 +164,7 @@ fn replay_one(fixture: &str) {
             assert_eq!(check(&checks, "homebrew.mxcl.redis")["status"], "ok");
         }
         "l02-list-signals" => {
-            let checks =
-                heartbeat_checks(&root, fixture, &["com.apple.Finder", "com.apple.knowledgeconstructiond"]);
+            let checks = heartbeat_checks(&root, fixture, &["com.apple.Finder", "com.apple.knowledgeconstructiond"]);
             let finder = check(&checks, "com.apple.Finder");
             assert_eq!(finder["status"], "ok", "a KeepAlive relaunch must not page: {finder}");
             let msg = finder["message"].as_str().unwrap();
@@ -180,11 +182,17 @@ fn replay_one(fixture: &str) {
         }
         "p01-print-calendar-exit0" => {
             let (m, text) = status_with_print(&root, fixture);
-            assert_eq!((m["loaded"].clone(), m["running"].clone(), m["last_exit"].clone()), (true.into(), false.into(), 0.into()));
+            assert_eq!(
+                (m["loaded"].clone(), m["running"].clone(), m["last_exit"].clone()),
+                (true.into(), false.into(), 0.into())
+            );
             // Loaded from another file than the installed plist: flagged.
             assert_eq!(m["loaded_from"], "/Users/cp/Library/LaunchAgents/local.resticprofile.self.check.agent.plist");
             assert_eq!(m["loaded_from_other"], true);
-            assert!(text.contains("launchd loaded it from /Users/cp/Library/LaunchAgents/local.resticprofile"), "{text}");
+            assert!(
+                text.contains("launchd loaded it from /Users/cp/Library/LaunchAgents/local.resticprofile"),
+                "{text}"
+            );
             assert!(!monitor_header(&text).contains('✅'), "{text}");
         }
         "p02-print-spawn-failed-78" | "p03-print-codesigning-no-exit-code" => {
@@ -243,7 +251,8 @@ fn replay_one(fixture: &str) {
             root.launchctl().replay(fixture);
             let run = ops(&root).launchctl_on_path().args(["enable", "monitor"]).run();
             run.expect_code(3);
-            let words = if fixture.starts_with("t02") { "Value missing for key inside <dict>" } else { "Found non-key" };
+            let words =
+                if fixture.starts_with("t02") { "Value missing for key inside <dict>" } else { "Found non-key" };
             assert!(run.stdout.lines().any(|l| l.starts_with("❌ plutil -lint") && l.contains(words)), "{run}");
             assert!(root.launchctl().calls_of("bootstrap").is_empty(), "{run}");
         }

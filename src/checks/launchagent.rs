@@ -77,7 +77,10 @@ pub fn judge(label: &str, entry: Option<&ListEntry>, severity: Severity) -> Chec
             // relaunched (`<pid>\t-15\t<label>`); warning on it would page every run.
             (Some(pid), Some(s)) if s < 0 => (
                 CheckStatus::Ok,
-                format!("loaded, running (PID {pid}); relaunched after its last run was {}", launchctl::describe_exit(s)),
+                format!(
+                    "loaded, running (PID {pid}); relaunched after its last run was {}",
+                    launchctl::describe_exit(s)
+                ),
             ),
             (_, Some(s)) if s != 0 => (
                 CheckStatus::Warn,
@@ -112,7 +115,11 @@ mod tests {
         // A KeepAlive job relaunched after a signal (fixture l02: `42561\t-15\tcom.apple.Finder`).
         let relaunched = judge("x", Some(&e(Some(42561), Some(-15))), Severity::Critical);
         assert_eq!(relaunched.status, CheckStatus::Ok);
-        assert!(relaunched.message.contains("relaunched") && relaunched.message.contains("SIGTERM"), "{}", relaunched.message);
+        assert!(
+            relaunched.message.contains("relaunched") && relaunched.message.contains("SIGTERM"),
+            "{}",
+            relaunched.message
+        );
         // Not running after a signal, or running after a non-zero exit, stays a warning.
         assert_eq!(judge("x", Some(&e(None, Some(-9))), Severity::Critical).status, CheckStatus::Warn);
         assert_eq!(judge("x", Some(&e(Some(7), Some(1))), Severity::Critical).status, CheckStatus::Warn);

@@ -498,7 +498,8 @@ impl Launchctl {
 
     /// Runs launchctl; a timeout or a spawn failure is an error, any exit code is not.
     fn call(&self, args: &[&str]) -> Result<Outcome, CallError> {
-        let fail = |message: String| CallError { command: Self::command_line(args), code: None, message, described: None };
+        let fail =
+            |message: String| CallError { command: Self::command_line(args), code: None, message, described: None };
         let out = proc::run(&self.program, args, None, CALL_TIMEOUT)
             .map_err(|e| fail(format!("could not run {}: {e}", self.program.display())))?;
         if out.timed_out {
