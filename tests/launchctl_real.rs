@@ -96,7 +96,20 @@ fn replay_one(fixture: &str) {
             enable_fails(&root, fixture, "Domain does not support specified action", 125, "no GUI session");
         }
         "b03-bootstrap-119-disabled" => {
-            enable_fails(&root, fixture, "Bootstrap failed: 119: Service is disabled", 119, "Allow in the Background");
+            let run = enable_fails(
+                &root,
+                fixture,
+                "Bootstrap failed: 119: Service is disabled",
+                119,
+                "Allow in the Background",
+            );
+            // enable has just run `launchctl enable`: the fix is the switch in System Settings.
+            assert!(
+                run.stdout.contains(&format!("✅ launchctl enable {}/{MONITOR}", root.launchctl().domain())),
+                "{run}"
+            );
+            let line = run.stdout.lines().find(|l| l.starts_with('❌')).unwrap();
+            assert!(!line.contains("`launchctl enable"), "{line}");
         }
         "b04-bootstrap-37" => {
             enable_fails(&root, fixture, "service already loaded", 37, "(exit 37)");

@@ -390,6 +390,8 @@ fn render_agent(a: &AgentStatus, this_root: &str) -> String {
         }
     }
     match (a.last_exit, &a.last_exit_meaning) {
+        // Already in "launchd says" above.
+        _ if a.could_not_start.is_some() => {}
         (Some(code), Some(meaning)) => {
             let e = match code {
                 0 => "✅",

@@ -401,6 +401,11 @@ pub fn decode(code: Option<i32>, verb: &str, agent: &str, target: &str) -> (Stri
         ),
         Some(113) => ("launchd does not know this label (not loaded)", format!("`ops-atomic enable {agent}` loads it")),
         Some(112 | 125) => return no_session,
+        // `enable` has just run `launchctl enable` (legacy: `load -w`), so the switch left is the user's.
+        Some(119) if matches!(verb, "bootstrap" | "load") => (
+            "the service is disabled although ops-atomic had just cleared `launchctl disable`: it is switched off in System Settings → General → Login Items & Extensions (Allow in the Background)",
+            format!("switch it on there (it may be listed under the binary's name, ops-atomic), then run `ops-atomic enable {agent}` again"),
+        ),
         Some(119) => (
             "the service is disabled: switched off in System Settings → General → Login Items & Extensions (Allow in the Background), or by `launchctl disable`",
             format!("switch it on under Allow in the Background; `launchctl print-disabled {domain}` lists labels turned off with `launchctl disable`, which `launchctl enable {target}` turns back on"),
