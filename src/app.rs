@@ -35,14 +35,27 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Init(args) => return init(&cli, args),
         _ => {}
     }
+    if let Command::Status(args) = &cli.command {
+        // A broken config file does not stop `status`: the defaults stand in, and it says so.
+        return match Ctx::load(&cli) {
+            Ok(ctx) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, args),
+            Err(e) => {
+                let paths = Paths::resolve(cli.root.as_deref())?;
+                let path = cli.config.as_deref().map_or_else(|| paths.default_config(), crate::paths::absolute);
+                let source = Source::File { path, named: cli.config.is_some() };
+                let loaded = Loaded { config: Config::default(), source, overrides: Vec::new() };
+                crate::launchd::status::run(&paths, &loaded, Some(&e.0), args)
+            }
+        };
+    }
     let ctx = Ctx::load(&cli)?;
     match cli.command {
         Command::Heartbeat(args) => crate::heartbeat::run(&ctx.paths, &ctx.loaded, args),
         Command::Daily(args) => crate::daily::run(&ctx.paths, &ctx.loaded, args),
-        Command::Enable(args) => crate::launchd::agents::enable(&ctx, &args),
-        Command::Disable(args) => crate::launchd::agents::disable(&ctx, &args),
-        Command::Status(args) => crate::launchd::agents::status(&ctx, &args),
-        Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx, agent),
+        Command::Enable(args) => crate::launchd::agents::enable(&ctx.paths, &ctx.loaded, &args),
+        Command::Disable(args) => crate::launchd::agents::disable(&ctx.loaded, &args),
+        Command::Status(args) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, &args),
+        Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx.paths, &ctx.loaded, agent),
         Command::Config { action } => config_command(&ctx, action),
         Command::Init(_) | Command::Completions { .. } | Command::Man => unreachable!("dispatched above"),
     }
@@ -51,7 +64,7 @@ pub fn run(cli: Cli) -> Result<u8> {
 fn init(cli: &Cli, args: &crate::cli::InitArgs) -> Result<u8> {
     let paths = Paths::resolve(cli.root.as_deref())?;
     let config = cli.config.as_deref().map_or_else(|| paths.default_config(), crate::paths::absolute);
-    let agents_dir = crate::launchd::agents::agents_dir(&args.agents)?;
+    let agents_dir = crate::launchd::agent::agents_dir(&args.agents)?;
     crate::commands::init::run(&paths, &config, &agents_dir, args)
 }
 

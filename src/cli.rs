@@ -80,6 +80,9 @@ pub struct EnableArgs {
     /// Show the plist and the launchctl calls without making them
     #[arg(long)]
     pub dry_run: bool,
+    /// Move an agent that is installed for another root to this one
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

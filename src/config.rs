@@ -109,6 +109,9 @@ pub struct Daily {
     pub notify_on_success: bool,
     /// Heartbeat reports older than this many days are deleted by `daily`.
     pub retention_days: u32,
+    /// Fewer heartbeats in the last 24 h than this percentage of the
+    /// expected ones makes the daily run a warning (none at all is CRITICAL); 0..=100.
+    pub min_heartbeat_percent: u32,
     /// g/logs files over this many bytes are rotated by `daily` (3 kept).
     pub max_log_bytes: u64,
     /// Smoke commands for phase 1.
@@ -122,6 +125,7 @@ impl Default for Daily {
             minute: 0,
             notify_on_success: false,
             retention_days: 7,
+            min_heartbeat_percent: 50,
             max_log_bytes: 10 * 1024 * 1024,
             smoke: Vec::new(),
         }
@@ -261,24 +265,87 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
-/// Parses TOML text; errors name the file, line, column and key.
+/// Parses TOML text; errors name the file, line, column and key, and the
+/// expected type in words ("a whole number", "a list"), never a Rust type.
 pub fn parse(text: &str, path: &Path) -> Result<Config> {
     toml::from_str::<Config>(text).map_err(|e| {
-        let place = match e.span() {
+        let (place, key) = match e.span() {
             Some(span) => {
                 let (line, col) = line_col(text, span.start);
-                format!("{}:{}:{}", path.display(), line, col)
+                (format!("{}:{}:{}", path.display(), line, col), key_at(text, span.start))
             }
-            None => path.display().to_string(),
+            None => (path.display().to_string(), None),
         };
-        let msg = e.message().trim().to_string();
-        let hint = if msg.starts_with("unknown field") {
-            " (check the spelling; every key is listed in the README)"
+        let mut msg = in_words(e.message().trim());
+        if let Some(key) = &key
+            && !msg.contains(key.as_str())
+        {
+            msg = format!("{key}: {msg}");
+        }
+        let hint = if msg.starts_with("unknown field") || msg.contains(": unknown field") {
+            " (check the spelling; every key is listed in the README)".to_string()
+        } else if let Some(table) = ["api", "daily.smoke"].into_iter().find(|t| {
+            text.lines().any(|l| l.trim() == format!("[{t}]")) && (msg.contains("a list") || key.as_deref() == Some(*t))
+        }) {
+            format!(" (write [[{table}]] with two brackets: each entry is its own [[{table}]] table)")
         } else {
-            ""
+            String::new()
         };
         Error(format!("{place}: {msg}{hint}"))
     })
+}
+
+/// `section.key` of the `key = value` line (or `[section]` header) at `offset`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| {
+        let l = l.trim();
+        (l.starts_with('[') && l.ends_with(']')).then(|| l.trim_matches(['[', ']']).trim().to_string())
+    };
+    if let Some(h) = header(line) {
+        return Some(h);
+    }
+    let key = line.split_once('=')?.0.trim().trim_matches('"');
+    let section = before[..line_start].lines().rev().find_map(header);
+    Some(match section {
+        Some(s) => format!("{s}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+/// serde's words for types ("expected u32", "expected a sequence") as a
+/// person would say them.
+fn in_words(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for (rust, words) in [
+        ("expected u8", "expected a whole number (0 to 255)"),
+        ("expected u16", "expected a whole number (0 to 65535)"),
+        ("expected u32", "expected a whole number (0 or more)"),
+        ("expected u64", "expected a whole number (0 or more)"),
+        ("expected usize", "expected a whole number (0 or more)"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list, such as [\"a\", \"b\"]"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a map", "expected a table"),
+        ("invalid type: string", "found the text"),
+        ("invalid type: integer", "found the number"),
+        ("invalid type: boolean", "found"),
+        ("invalid type: sequence", "found a list"),
+        ("invalid type: map", "found a table"),
+        ("invalid type: floating point", "found the number"),
+        ("invalid value: integer", "found the number"),
+    ] {
+        out = out.replace(rust, words);
+    }
+    if let Some(at) = out.find("expected struct ") {
+        out.truncate(at);
+        out.push_str("expected a table");
+    }
+    out
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -359,6 +426,12 @@ pub fn validate(c: &Config) -> Vec<String> {
     }
     if c.daily.minute > 59 {
         errs.push(format!("daily.minute = {}: must be between 0 and 59", c.daily.minute));
+    }
+    if c.daily.min_heartbeat_percent > 100 {
+        errs.push(format!(
+            "daily.min_heartbeat_percent = {}: must be between 0 and 100",
+            c.daily.min_heartbeat_percent
+        ));
     }
     if c.daily.retention_days < 1 {
         errs.push("daily.retention_days = 0: must be at least 1".into());
@@ -500,6 +573,29 @@ mod tests {
     fn wrong_type_names_the_key() {
         let e = parse_str("[monitor]\nalert_threshold = \"three\"\n").unwrap_err();
         assert!(e.0.contains(":2:"), "{e}");
+        assert!(e.0.contains("monitor.alert_threshold"), "{e}");
+        assert!(e.0.contains("a whole number"), "{e}");
+        for (toml, key, words) in [
+            ("[monitor]\nalert_threshold = -1\n", "monitor.alert_threshold", "a whole number"),
+            ("[launchagents]\nlabels = \"com.x\"\n", "launchagents.labels", "a list"),
+            ("[redis]\nenabled = \"yes\"\n", "redis.enabled", "true or false"),
+            ("[daily]\nhour = 2.5\n", "daily.hour", "a whole number"),
+        ] {
+            let e = parse_str(toml).unwrap_err().0;
+            assert!(e.contains(key) && e.contains(words), "{toml}: {e}");
+            for rust in ["u32", "u64", "sequence", "struct"] {
+                assert!(!e.contains(rust), "{toml}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_single_bracket_array_table_gets_the_hint() {
+        let e = parse_str("[api]\nname = \"web\"\nurl = \"http://127.0.0.1/\"\n").unwrap_err().0;
+        assert!(e.contains("write [[api]]"), "{e}");
+        assert!(!e.contains("sequence"), "{e}");
+        let e = parse_str("[daily.smoke]\nname = \"x\"\n").unwrap_err().0;
+        assert!(e.contains("write [[daily.smoke]]"), "{e}");
     }
 
     #[test]

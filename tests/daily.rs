@@ -23,6 +23,12 @@ fn phase(doc: &Value, n: usize) -> &Value {
     &doc["phases"][n - 1]
 }
 
+/// One heartbeat a minute ago: the daily run's "did the heartbeat run" test
+/// (SPEC §8) passes, so a test can look at the other phases.
+fn heartbeat_ran(root: &TestRoot) {
+    root.write(HISTORY, &(line(Utc::now() - chrono::Duration::minutes(1), true, &[]) + "\n"));
+}
+
 fn with_webhook(sink: &WebhookSink, extra: &str) -> String {
     format!("{QUIET}\n[discord]\nwebhook_url = \"{}\"\n\n{extra}", sink.url())
 }
@@ -110,6 +116,7 @@ fn smoke_commands_run_in_the_root() {
         "{QUIET}\n[[daily.smoke]]\nname = \"disk writable\"\ncommand = [\"touch\", \"g/state/.smoke\"]\n"
     ));
     root.write("g/state/.keep", "");
+    heartbeat_ran(&root);
     let run = daily(&root);
     run.expect_code(0);
     assert!(root.exists("g/state/.smoke"));
@@ -160,6 +167,7 @@ fn a_warning_severity_endpoint_failing_is_warnings() {
     stub.route("/health", Route::status(500, "oops"));
     let root = TestRoot::new();
     root.write_config(&format!("{QUIET}\n[[api]]\nname = \"Side API\"\nurl = \"{}\"\n", stub.url("/health")));
+    heartbeat_ran(&root);
     let run = daily(&root);
     run.expect_code(1);
     let doc = run.json();
@@ -277,7 +285,7 @@ fn history_written_by_real_heartbeats_is_summarised() {
     let report = root.latest_report("daily");
     // A history that began minutes ago expects heartbeats from then on only.
     assert!(
-        report.contains("**Heartbeats:** 4 of 1 expected (one every 5 min, since the history began at "),
+        report.contains("**Heartbeats:** 4 of 4 expected (one every 5 min, since the history began at "),
         "{report}"
     );
     assert!(report.contains("**Missed heartbeats:** 0"), "{report}");
@@ -308,7 +316,7 @@ fn housekeeping_prunes_old_reports_rotates_big_logs_and_trims_history() {
     let history = [
         line(now - chrono::Duration::days(9), true, &[]),
         "this is not json".to_string(),
-        line(now - chrono::Duration::hours(1), true, &[]),
+        line(now - chrono::Duration::minutes(1), true, &[]),
     ];
     root.write(HISTORY, &(history.join("\n") + "\n"));
 
@@ -369,6 +377,7 @@ fn a_failed_phase_sends_one_red_daily_message() {
     let sink = WebhookSink::start();
     let root = TestRoot::new();
     root.write_config(&with_webhook(&sink, "[[daily.smoke]]\nname = \"broken\"\ncommand = [\"false\"]\n"));
+    heartbeat_ran(&root);
     let run = daily(&root);
     run.expect_code(2);
     let posts = sink.posts();
@@ -394,6 +403,7 @@ fn all_passing_sends_nothing_unless_notify_on_success() {
     let sink = WebhookSink::start();
     let root = TestRoot::new();
     root.write_config(&with_webhook(&sink, "[[daily.smoke]]\nname = \"ok\"\ncommand = [\"true\"]\n"));
+    heartbeat_ran(&root);
     let run = daily(&root);
     run.expect_code(0);
     assert_eq!(sink.posts().len(), 0);
@@ -479,6 +489,7 @@ fn an_unwritable_report_folder_exits_3_after_every_phase_ran() {
 fn progress_lines_show_each_phase_starting_and_ending() {
     let root = TestRoot::new();
     root.write_config(QUIET);
+    heartbeat_ran(&root);
     let run = ops(&root).arg("daily").run();
     run.expect_code(0);
     let out = &run.stdout;
@@ -489,4 +500,73 @@ fn progress_lines_show_each_phase_starting_and_ending() {
     assert!(out.contains("✅ Phase 4/5: Report passed ("), "{run}");
     assert!(out.contains("=== Daily Complete: ✅ HEALTHY ==="), "{run}");
     assert_eq!(root.reports_of("daily").len(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Phase 4: did the heartbeat run (SPEC §8)
+
+#[test]
+fn no_heartbeat_in_the_window_is_critical() {
+    let root = TestRoot::new();
+    root.write_config(QUIET);
+    // Only a line from two days ago: the monitor stopped.
+    root.write(HISTORY, &(line(Utc::now() - chrono::Duration::days(2), true, &[]) + "\n"));
+    let run = daily(&root);
+    run.expect_code(2);
+    let doc = run.json();
+    assert_eq!(doc["status"], "CRITICAL");
+    assert_eq!(phase(&doc, 4)["status"], "failed");
+    assert!(
+        phase(&doc, 4)["summary"].as_str().unwrap().contains("the heartbeat did not run in the last 24 h"),
+        "{doc}"
+    );
+    let report = root.latest_report("daily");
+    assert!(report.contains("❌ **heartbeat:** the heartbeat did not run in the last 24 h"), "{report}");
+}
+
+#[test]
+fn too_few_heartbeats_are_a_warning_and_the_share_is_configurable() {
+    let root = TestRoot::new();
+    root.write_config(QUIET);
+    // A whole day of history, but only every fourth heartbeat ran (25%).
+    let now = Utc::now().trunc_subsecs(0);
+    let lines: Vec<String> = (0..72).map(|k| line(now - chrono::Duration::seconds(1200 * k + 60), true, &[])).collect();
+    root.write(HISTORY, &(lines.join("\n") + "\n"));
+    let run = daily(&root);
+    run.expect_code(1);
+    let doc = run.json();
+    assert_eq!(phase(&doc, 4)["status"], "warning");
+    let summary = phase(&doc, 4)["summary"].as_str().unwrap();
+    assert!(summary.contains("only 72 of ") && summary.contains("min_heartbeat_percent = 50"), "{summary}");
+    root.write_config(&format!("{QUIET}\n[daily]\nmin_heartbeat_percent = 20\n"));
+    daily(&root).expect_code(0);
+    root.write_config(&format!("{QUIET}\n[daily]\nmin_heartbeat_percent = 101\n"));
+    let bad = daily(&root);
+    bad.expect_code(3);
+    assert!(bad.output().contains("daily.min_heartbeat_percent = 101"), "{bad}");
+}
+
+#[test]
+fn the_labels_of_one_launchctl_list_are_one_slow_row() {
+    let root = TestRoot::new();
+    root.write_config(QUIET);
+    let now = Utc::now().trunc_subsecs(0);
+    let la = |label: &str| json!({"name": label, "kind": "launchagent", "status": "ok", "latency_ms": 35, "message": "loaded"});
+    let lines: Vec<String> = (0..3)
+        .map(|k| {
+            json!({
+                "ts": (now - chrono::Duration::seconds(300 * k + 60)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "status": "HEALTHY", "duration_ms": 40,
+                "checks": [la("com.a.one"), la("com.a.two"), la("com.a.three")],
+                "events": [],
+            })
+            .to_string()
+        })
+        .collect();
+    root.write(HISTORY, &(lines.join("\n") + "\n"));
+    daily(&root).expect_code(0);
+    let report = root.latest_report("daily");
+    let slow = report.split("### Slowest checks").nth(1).unwrap();
+    assert!(slow.contains("| LaunchAgents (one `launchctl list`) | 35 ms | 35 ms | 3 |"), "{report}");
+    assert!(!slow.contains("com.a.one"), "{report}");
 }

@@ -393,7 +393,8 @@ fn fake_launchctl_bootstraps_prints_and_boots_out() {
         "\t\t/srv/r&d\n",
         "\trun interval = 300 seconds\n",
         "\t\tPATH => /usr/bin:/bin\n",
-        "\tlast exit code = 0\n",
+        // A job that has not run yet (fixture p04).
+        "\tlast exit code = (never exited)\n",
     ] {
         assert!(print.stdout.contains(line), "missing {line:?} in\n{print}");
     }
@@ -444,14 +445,23 @@ fn fake_launchctl_refuses_disabled_labels_and_foreign_domains() {
 
     fake.run(&["disable", &format!("{domain}/{label}")]).expect_code(0);
     assert!(fake.is_disabled(label));
-    fake.run(&["bootstrap", &domain, plist]).expect_code(5);
+    // macOS 13 and later (fixture b03).
+    let disabled = fake.run(&["bootstrap", &domain, plist]);
+    disabled.expect_code(119);
+    assert_eq!(disabled.stderr, format!("{plist}: Service is disabled\nBootstrap failed: 119: Service is disabled\n"));
     fake.run(&["enable", &format!("{domain}/{label}")]).expect_code(0);
     fake.run(&["bootstrap", &domain, plist]).expect_code(0);
 
     let other = format!("gui/{}", fake.uid() + 1);
     let foreign = fake.run(&["print", &format!("{other}/{label}")]);
     foreign.expect_code(125);
-    assert_eq!(foreign.stderr, "Domain does not support specified action\n");
+    // Fixture p07.
+    assert_eq!(foreign.stderr, "Could not print domain: 125: Domain does not support specified action\n");
+    fake.no_gui_domain();
+    let none = fake.run(&["print", &format!("{domain}/{label}")]);
+    none.expect_code(112);
+    // Fixture p08.
+    assert_eq!(none.stderr, format!("Could not find domain for user {domain}\n").replace("gui/", "gui: "));
     fake.run(&["print", "user/501/x"]).expect_code(64);
 }
 
@@ -477,12 +487,33 @@ fn fake_launchctl_switches_fail_bootstrap_and_legacy_mode() {
     assert!(fake.is_loaded(label));
     let load_again = fake.run(&["load", "-w", plist]);
     load_again.expect_code(0);
-    assert_eq!(load_again.stderr, "Load failed: 5: Input/output error\n", "never trust legacy exit codes");
+    // Fixture b06.
+    assert_eq!(
+        load_again.stderr,
+        "Load failed: 5: Input/output error\nTry running `launchctl bootstrap` as root for richer errors.\n",
+        "never trust legacy exit codes"
+    );
 
     fake.run(&["unload", "-w", plist]).expect_code(0);
     assert!(!fake.is_loaded(label));
     assert!(fake.is_disabled(label), "unload -w disables");
     assert!(fake.run(&["unload", plist]).stderr.starts_with("Unload failed"));
+}
+
+#[test]
+fn fake_launchctl_prints_exits_and_signals_as_macos_does() {
+    let fake = FakeLaunchctl::new();
+    let service = |l: &str| format!("{}/{l}", fake.domain());
+    fake.seed("x.one", None, 1).seed("x.config", None, 78).seed("x.term", Some(7), -15).seed("x.kill", None, -9);
+    let print = |l: &str| fake.run(&["print", &service(l)]).stdout;
+    // Only the sysexits codes are named (fixture p02); never "1: Operation not permitted".
+    assert!(print("x.one").contains("\tlast exit code = 1\n"), "{}", print("x.one"));
+    assert!(print("x.config").contains("\tlast exit code = 78: EX_CONFIG\n"));
+    // strsignal(3)'s words, not `kill -l` names.
+    assert!(print("x.term").contains("\tlast terminating signal = Terminated: 15\n"), "{}", print("x.term"));
+    assert!(print("x.kill").contains("\tlast terminating signal = Killed: 9\n"));
+    // `launchctl error N` (fixture e01).
+    assert_eq!(fake.run(&["error", "77"]).stdout, "77: No locks available\n");
 }
 
 #[test]

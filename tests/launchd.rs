@@ -159,7 +159,10 @@ fn the_generated_plists_parse_back_with_absolute_paths() {
     assert_eq!(string(&m, "StandardErrorPath"), format!("{rootdir}/g/logs/ops_monitor.err"));
     assert_eq!(m["StartInterval"].as_unsigned_integer(), Some(300));
     assert_eq!(m["RunAtLoad"].as_boolean(), Some(false));
-    assert_eq!(string(&m, "ProcessType"), "Background");
+    // The monitor is Standard (launchd may defer Background jobs for hours
+    // on battery), the daily run Background; both stop within ExitTimeOut.
+    assert_eq!(string(&m, "ProcessType"), "Standard");
+    assert!(m["ExitTimeOut"].as_unsigned_integer().unwrap() > 10, "above the 10 s deadline");
     let env = m["EnvironmentVariables"].as_dictionary().unwrap();
     assert!(env.get("PATH").is_some() && env.get("OPS_ATOMIC_CONFIG").is_none());
     // launchd opens the log files itself: their folder must exist.
@@ -171,6 +174,7 @@ fn the_generated_plists_parse_back_with_absolute_paths() {
     assert_eq!(cal["Minute"].as_unsigned_integer(), Some(0));
     assert!(d.get("StartInterval").is_none());
     assert_eq!(string(&d, "StandardErrorPath"), format!("{rootdir}/g/logs/ops_atomic_daily.err"));
+    assert_eq!(string(&d, "ProcessType"), "Background");
 
     // The copy kept in <root>/LaunchAgents is the same plist.
     assert_eq!(read_plist(&root.path(&format!("LaunchAgents/{MONITOR}.plist"))), m);
@@ -237,10 +241,12 @@ fn a_failing_bootstrap_stops_enable_with_a_decoded_error() {
     let run = ops(&root).arg("enable").run();
     run.expect_code(3);
     let out = run.output();
-    assert!(out.contains("❌ launchctl bootstrap"), "{run}");
+    assert!(out.contains("❌ `launchctl bootstrap"), "{run}");
     assert!(out.contains("5: Input/output error"), "{run}");
-    assert!(out.contains("already loaded, still being torn down, or disabled"), "{run}");
-    assert!(out.contains("ops-atomic disable monitor"), "{run}");
+    // enable had booted the label out and enabled it: the advice goes further.
+    assert!(out.contains("launchd refused the plist"), "{run}");
+    assert!(out.contains("sudo launchctl bootstrap"), "{run}");
+    assert!(!out.contains("Try re-running"), "{run}");
     // It stopped at the first agent.
     let bootstraps = root.launchctl().calls_of("bootstrap");
     assert_eq!(bootstraps.len(), 1, "{bootstraps:?}");
@@ -454,4 +460,93 @@ fn the_launchctl_on_path_is_used() {
     let root = TestRoot::new();
     ops(&root).launchctl_on_path().args(["enable", "daily"]).run().expect_code(0);
     assert!(root.launchctl().is_loaded(DAILY));
+}
+
+#[test]
+fn status_with_a_broken_config_still_reports_and_names_the_error() {
+    let root = TestRoot::new();
+    ops(&root).args(["enable", "monitor"]).run().expect_code(0);
+    root.write_config("[monitor]\nalert_threshold = \"three\"\n");
+    // Other commands refuse the config...
+    ops(&root).arg("heartbeat").run().expect_code(3);
+    // ...status reports what it can, with the defaults, and says why.
+    let text = ops(&root).arg("status").run();
+    text.expect_code(0);
+    assert!(text.stdout.contains("the config file does not load"), "{text}");
+    assert!(text.stdout.contains("alert_threshold"), "{text}");
+    assert!(text.stdout.contains("loaded"), "{text}");
+    let json = ops(&root).args(["status", "--json"]).run();
+    json.expect_code(0);
+    let doc = json.json();
+    assert!(doc["config_error"].as_str().unwrap().contains("alert_threshold"), "{doc}");
+    assert_eq!(agent(&doc, "monitor")["loaded"], true, "{doc}");
+    // A config that loads has no error to name.
+    root.write_config("");
+    assert_eq!(ops(&root).args(["status", "--json"]).run().json()["config_error"], Value::Null);
+}
+
+#[test]
+fn enable_from_a_second_root_needs_force() {
+    let first = TestRoot::new();
+    let agents = first.dir().with_file_name("shared-agents");
+    fs::create_dir_all(&agents).unwrap();
+    ops(&first).arg("enable").arg("--agents-dir").arg(&agents).run().expect_code(0);
+    let first_root = first.dir().to_str().unwrap().to_string();
+
+    // Another checkout, the same agents folder and launchd.
+    let second = first.dir().with_file_name("second");
+    fs::create_dir_all(&second).unwrap();
+    let second = second.canonicalize().unwrap();
+    let other = |args: &[&str]| {
+        let mut o = ops(&first).without_root_flag().arg("--root").arg(&second);
+        for a in args {
+            o = o.arg(a);
+        }
+        o.arg("--agents-dir").arg(&agents)
+    };
+    first.launchctl().clear_calls();
+    let run = other(&["enable"]).run();
+    run.expect_code(3);
+    assert!(run.stdout.contains(&first_root) && run.stdout.contains(second.to_str().unwrap()), "{run}");
+    assert!(run.stdout.contains("--force"), "{run}");
+    // Nothing moved: the first root is still what launchd runs.
+    assert!(changing_calls(first.launchctl()).is_empty(), "{:?}", first.launchctl().calls());
+    let m = read_plist(&agents.join(format!("{MONITOR}.plist")));
+    let args: Vec<&str> = m["ProgramArguments"].as_array().unwrap().iter().map(|v| v.as_string().unwrap()).collect();
+    assert_eq!(args[3], first_root);
+    // status from the second root flags it.
+    let status = other(&["status", "--json"]).run().json();
+    assert_eq!(agent(&status, "monitor")["other_root"], true, "{status}");
+    assert_eq!(agent(&status, "monitor")["root"], first_root.as_str());
+
+    let forced = other(&["enable", "--force"]).run();
+    forced.expect_code(0);
+    assert!(forced.stdout.contains("--force moves it"), "{forced}");
+    let m = read_plist(&agents.join(format!("{MONITOR}.plist")));
+    assert_eq!(m["ProgramArguments"].as_array().unwrap()[3].as_string(), second.to_str());
+    let status = other(&["status", "--json"]).run().json();
+    assert_eq!(agent(&status, "monitor")["other_root"], false, "{status}");
+}
+
+#[test]
+fn settings_launchd_will_not_see_are_warned_about() {
+    let root = TestRoot::new();
+    root.write_config(
+        "[[api]]\nname = \"web\"\nurl = \"http://127.0.0.1:1/\"\nheaders = { Authorization = \"Bearer ${API_TOKEN}\" }\n",
+    );
+    let run = ops(&root)
+        .arg("enable")
+        .env("DISCORD_OPS_WEBHOOK", "https://discord.com/api/webhooks/1/SecretTok")
+        .env("API_TOKEN", "t0ken")
+        .run();
+    run.expect_code(0);
+    let warning = run.stdout.lines().find(|l| l.contains("DISCORD_OPS_WEBHOOK")).unwrap_or_else(|| panic!("{run}"));
+    assert!(warning.starts_with("⚠️"), "{warning}");
+    assert!(warning.contains("launchd will not pass it") && warning.contains("webhook_url"), "{warning}");
+    assert!(warning.contains(root.path(CONFIG).to_str().unwrap()), "{warning}");
+    assert!(run.stdout.contains("${API_TOKEN}"), "{run}");
+    assert!(!run.output().contains("SecretTok"), "{run}");
+    // Without them, no warning.
+    let quiet = ops(&root).arg("enable").run();
+    assert!(!quiet.stdout.contains("DISCORD_OPS_WEBHOOK"), "{quiet}");
 }

@@ -82,7 +82,11 @@ fn three_criticals_alert_once_and_one_healthy_run_recovers() {
     let text = alert.text();
     assert!(text.contains("Service"), "{text}");
     assert!(text.contains("HTTP 503"), "{text}");
-    assert!(text.contains("**3** consecutive CRITICAL heartbeats"), "{text}");
+    // The title names the check and the machine; the body says since when and where it looked.
+    let title = alert.json["embeds"][0]["title"].as_str().unwrap();
+    assert!(title.starts_with("❌ Service down on "), "{title}");
+    assert!(text.contains("since "), "{text}");
+    assert!(text.contains(&api.url("/svc")), "{text}");
     let report_name = root.reports_of("heartbeat").last().unwrap().clone();
     assert!(text.contains(&report_name), "alert does not name the report {report_name}: {text}");
     let report = root.latest_report("heartbeat");
@@ -97,7 +101,9 @@ fn three_criticals_alert_once_and_one_healthy_run_recovers() {
     let posts = sink.posts();
     assert_eq!(kinds(&posts), ["alert", "recovery"]);
     let recovery = posts[1].text();
-    assert!(recovery.contains("RECOVERED after"), "{recovery}");
+    let title = posts[1].json["embeds"][0]["title"].as_str().unwrap();
+    assert!(title.starts_with("✅ Service back up on ") && title.contains(" after "), "{title}");
+    assert!(recovery.contains("Service"), "{recovery}");
     heartbeat(&root).expect_code(0);
     assert_eq!(sink.posts().len(), 2, "a second healthy run notified again");
 
@@ -337,7 +343,8 @@ fn without_a_webhook_notifications_are_off_and_said_so() {
     ));
     let run = heartbeat(&root);
     run.expect_code(2);
-    assert!(run.stdout.contains("Alert not sent: Discord notifications are off"), "{run}");
+    assert!(run.stdout.contains("Alert not sent: notifications are off"), "{run}");
+    assert!(run.stdout.contains("Service down on"), "{run}");
     assert_eq!(root.state()["alert_active"], true);
     assert_eq!(root.state()["pending_notifications"], serde_json::json!([]));
 }
@@ -490,10 +497,11 @@ fn reminders_follow_realert_minutes() {
     heartbeat(&root).expect_code(2);
     assert_eq!(sink.posts().len(), 1, "reminded before 5 minutes passed");
     let mut state = root.state();
-    state["last_alert_at"] = Value::String("2020-01-01T00:00:00Z".into());
+    state["checks"]["api:Service"]["alerted_at"] = Value::String("2020-01-01T00:00:00Z".into());
     root.write_state(&state);
     heartbeat(&root).expect_code(2);
     let posts = sink.posts();
     assert_eq!(posts.len(), 2);
-    assert!(posts[1].text().contains("Still failing"), "{}", posts[1].text());
+    let title = posts[1].json["embeds"][0]["title"].as_str().unwrap();
+    assert!(title.starts_with("🔁 Still down on ") && title.contains("Service"), "{title}");
 }

@@ -110,6 +110,15 @@ pub fn judge(label: &str, entry: Option<&ListEntry>, severity: Severity) -> Chec
     let (status, msg) = match entry {
         None => (CheckStatus::Fail, "not loaded".to_string()),
         Some(e) => match (e.pid, e.status) {
+            // Running again after a signal: a KeepAlive job that launchd
+            // relaunched (`<pid>\t-15\t<label>`); warning on it would page every run.
+            (Some(pid), Some(s)) if s < 0 => (
+                CheckStatus::Ok,
+                format!(
+                    "loaded, running (PID {pid}); relaunched after its last run was {}",
+                    launchctl::describe_exit(s)
+                ),
+            ),
             (_, Some(s)) if s != 0 => (
                 CheckStatus::Warn,
                 format!(
@@ -141,6 +150,17 @@ mod tests {
         assert!(k.message.contains("SIGTERM"), "{}", k.message);
         assert!(judge("x", Some(&e(Some(7), Some(0))), Severity::Critical).message.contains("PID 7"));
         assert_eq!(judge("x", None, Severity::Critical).id, "launchagent:x");
+        // A KeepAlive job relaunched after a signal (fixture l02: `42561\t-15\tcom.apple.Finder`).
+        let relaunched = judge("x", Some(&e(Some(42561), Some(-15))), Severity::Critical);
+        assert_eq!(relaunched.status, CheckStatus::Ok);
+        assert!(
+            relaunched.message.contains("relaunched") && relaunched.message.contains("SIGTERM"),
+            "{}",
+            relaunched.message
+        );
+        // Not running after a signal, or running after a non-zero exit, stays a warning.
+        assert_eq!(judge("x", Some(&e(None, Some(-9))), Severity::Critical).status, CheckStatus::Warn);
+        assert_eq!(judge("x", Some(&e(Some(7), Some(1))), Severity::Critical).status, CheckStatus::Warn);
     }
 
     #[test]

@@ -419,6 +419,11 @@ fn daily(d: &mut Doc, _: &Found, c: &Config) {
     d.key("minute", dl.minute, "0..=59");
     d.key("notify_on_success", dl.notify_on_success, "also notify when every phase passed");
     d.key("retention_days", dl.retention_days, "heartbeat reports older than this are deleted");
+    d.key(
+        "min_heartbeat_percent",
+        dl.min_heartbeat_percent,
+        "fewer heartbeats than this share of the expected ones is a warning",
+    );
     d.key("max_log_bytes", dl.max_log_bytes, "g/logs files over this are rotated (3 kept)");
     d.raw("\n");
     d.comment("Smoke commands for the daily run's first phase; none by default. Remove the # to use one.");

@@ -316,6 +316,7 @@ fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
         done.history_dropped + done.history_unreadable
     ));
     let problems = done.problems.clone();
+    let heartbeat = summary.heartbeat_problem(cfg.daily.min_heartbeat_percent);
     day.summary = Some(summary);
     day.housekeeping = Some(done);
 
@@ -345,6 +346,16 @@ fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
         out = Outcome::judged(Status::Warnings, true, day.errors.join("; "));
     }
     out.items = items;
+    // SPEC §8: no heartbeat in the window is CRITICAL, too few a warning.
+    if let Some((critical, text)) = heartbeat {
+        let impact = if critical { Status::Critical } else { Status::Warnings };
+        log::warn(&text);
+        let mut judged = Outcome::judged(impact.max(out.impact), critical || out.status == PhaseStatus::Failed, "");
+        judged.summary = format!("{text}; {}", out.summary);
+        judged.items = std::mem::take(&mut out.items);
+        judged.items.insert(0, Item::new(if critical { "❌" } else { "⚠️" }, "heartbeat", &text));
+        out = judged;
+    }
     out
 }
 

@@ -106,6 +106,51 @@ pub struct EventAt {
     pub kind: String,
 }
 
+/// What the daily run makes of the heartbeats it saw (SPEC §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeartbeatVerdict {
+    /// Enough heartbeats ran.
+    Enough,
+    /// Fewer than `min_heartbeat_percent` of the expected ones: a warning.
+    Few { percent: u64 },
+    /// None at all in the window: CRITICAL.
+    None,
+}
+
+impl Summary {
+    /// Whether the heartbeat ran enough in the window.
+    pub fn heartbeat_verdict(&self, min_percent: u32) -> HeartbeatVerdict {
+        if self.runs_seen == 0 {
+            return HeartbeatVerdict::None;
+        }
+        let percent = (self.runs_seen as u64 * 100) / self.runs_expected.max(1);
+        if percent < u64::from(min_percent) { HeartbeatVerdict::Few { percent } } else { HeartbeatVerdict::Enough }
+    }
+
+    /// The verdict in words for the report and the message; `None` when enough ran.
+    pub fn heartbeat_problem(&self, min_percent: u32) -> Option<(bool, String)> {
+        match self.heartbeat_verdict(min_percent) {
+            HeartbeatVerdict::Enough => None,
+            HeartbeatVerdict::None => Some((
+                true,
+                format!(
+                    "the heartbeat did not run in the last {WINDOW_HOURS} h: no line in the heartbeat history; `ops-atomic status` shows whether the monitor agent is loaded and why it is not running"
+                ),
+            )),
+            HeartbeatVerdict::Few { percent } => Some((
+                false,
+                format!(
+                    "only {} of {} expected heartbeats ran in the last {WINDOW_HOURS} h ({percent}%, under daily.min_heartbeat_percent = {min_percent}); the missed ones are listed in the report",
+                    self.runs_seen, self.runs_expected
+                ),
+            )),
+        }
+    }
+}
+
+/// The name of the one measurement a heartbeat's LaunchAgent checks share.
+pub const LAUNCHCTL_LIST: &str = "LaunchAgents (one `launchctl list`)";
+
 /// Latency of one check over the window.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Slow {
@@ -133,6 +178,8 @@ pub fn summarise(lines: &[Line], now: DateTime<Utc>, interval_s: u64) -> Summary
         Some(first) => ((now - first).num_seconds().max(0) as u64) / interval_s + 1,
         None => (WINDOW_HOURS as u64 * 3600) / interval_s,
     };
+    // Heartbeats run by hand come on top of the schedule: never "22 of 1 expected".
+    let runs_expected = runs_expected.max(window.len() as u64);
     let gaps = gaps(&window, expected_from, now, interval_s);
     let events: Vec<EventAt> =
         window.iter().flat_map(|l| l.events.iter().map(|e| EventAt { ts: l.ts, kind: e.clone() })).collect();
@@ -257,12 +304,19 @@ pub fn cell(ran: u32, failed: u32) -> char {
     }
 }
 
-/// The checks with the highest maximum latency (skipped runs left out).
+/// The checks with the highest maximum latency (skipped runs left out), one
+/// row per measurement: every LaunchAgent label of a heartbeat comes from
+/// the same `launchctl list`, so they are one sample, not one row per label.
 fn slowest(window: &[&Line]) -> Vec<Slow> {
     let mut order: Vec<&str> = Vec::new();
     let mut latencies: HashMap<&str, Vec<u64>> = HashMap::new();
     for line in window {
+        let mut list_ms: Option<u64> = None;
         for c in line.checks.iter().filter(|c| c.status != CheckStatus::Skipped) {
+            if c.kind == "launchagent" {
+                list_ms = Some(list_ms.unwrap_or(0).max(c.latency_ms));
+                continue;
+            }
             latencies
                 .entry(&c.name)
                 .or_insert_with(|| {
@@ -270,6 +324,15 @@ fn slowest(window: &[&Line]) -> Vec<Slow> {
                     Vec::new()
                 })
                 .push(c.latency_ms);
+        }
+        if let Some(ms) = list_ms {
+            latencies
+                .entry(LAUNCHCTL_LIST)
+                .or_insert_with(|| {
+                    order.push(LAUNCHCTL_LIST);
+                    Vec::new()
+                })
+                .push(ms);
         }
     }
     let mut out: Vec<Slow> = order
@@ -316,6 +379,16 @@ mod tests {
             duration_ms: 5,
             checks,
             events: events.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    trait Offset {
+        fn with_ts_offset(self, secs: i64) -> Self;
+    }
+    impl Offset for Line {
+        fn with_ts_offset(mut self, secs: i64) -> Line {
+            self.ts += Duration::seconds(secs);
+            self
         }
     }
 
@@ -441,6 +514,50 @@ mod tests {
         // The last heartbeat was 30 min ago: 6 runs should have happened since.
         let last = s.gaps.last().unwrap();
         assert_eq!((last.to, last.missed), (now(), 6));
+    }
+
+    #[test]
+    fn the_heartbeat_verdict_follows_section_8() {
+        let none = summarise(&[], now(), 300);
+        let (critical, text) = none.heartbeat_problem(50).unwrap();
+        assert!(critical && text.contains("the heartbeat did not run in the last 24 h"), "{text}");
+        // 276 of 288: enough. 92 of 286 (32%, a history that began 1436 min ago): a warning under 50%, not under 30%.
+        assert_eq!(summarise(&day(), now(), 300).heartbeat_problem(50), None);
+        let few: Vec<Line> = day().into_iter().step_by(3).collect();
+        let s = summarise(&few, now(), 300);
+        let (critical, text) = s.heartbeat_problem(50).unwrap();
+        assert!(!critical && text.contains("92 of 286") && text.contains("32%"), "{text}");
+        assert_eq!(s.heartbeat_problem(30), None);
+        assert_eq!(s.heartbeat_verdict(0), HeartbeatVerdict::Enough);
+    }
+
+    #[test]
+    fn more_heartbeats_than_the_schedule_are_never_more_than_expected() {
+        // 22 heartbeats run by hand within a minute of a new install.
+        let lines: Vec<Line> = (0..22).map(|i| line(1, vec![], &[]).with_ts_offset(i)).collect();
+        let s = summarise(&lines, now(), 300);
+        assert_eq!((s.runs_seen, s.runs_expected), (22, 22));
+        assert_eq!(s.heartbeat_problem(50), None);
+    }
+
+    #[test]
+    fn launchagent_labels_of_one_list_are_one_slow_row() {
+        let la = |name: &str| CheckLine {
+            id: format!("launchagent:{name}"),
+            name: name.into(),
+            kind: "launchagent".into(),
+            status: CheckStatus::Ok,
+            latency_ms: 40,
+            message: String::new(),
+        };
+        let lines: Vec<Line> = (1..4)
+            .map(|m| {
+                line(m * 5, vec![la("a.one"), la("a.two"), la("a.three"), check("Redis", CheckStatus::Ok, 1)], &[])
+            })
+            .collect();
+        let s = summarise(&lines, now(), 300);
+        assert_eq!(s.slowest.len(), 2, "{:?}", s.slowest);
+        assert_eq!(s.slowest[0], Slow { name: LAUNCHCTL_LIST.into(), p50_ms: 40, max_ms: 40, samples: 3 });
     }
 
     #[test]

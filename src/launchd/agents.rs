@@ -6,121 +6,17 @@
 //! is parsed back after writing, and "loaded" / "gone" are verified with
 //! launchctl itself, because legacy `load` / `unload` exit 0 on failure.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::app::Ctx;
-use crate::cli::{Agent, AgentsDirArg, DisableArgs, EnableArgs, StatusArgs};
+use crate::cli::{Agent, DisableArgs, EnableArgs};
+use crate::config::{Loaded, Source};
 use crate::exit::{Error, Result};
 use crate::fail;
+use crate::launchd::agent::{self, AgentDef, agents_dir, current_binary, spec};
 use crate::launchd::launchctl::{self, CallError, GONE_TIMEOUT, Launchctl, Probe, Via};
-use crate::launchd::plist::{self, Schedule, Spec};
+use crate::launchd::plist;
 use crate::launchd::say;
-use crate::paths;
-
-/// The fixed facts of one agent under the current config.
-#[derive(Debug, Clone)]
-pub struct AgentDef {
-    pub agent: Agent,
-    /// `monitor` or `daily`, as typed on the command line.
-    pub name: &'static str,
-    pub label: String,
-    /// The ops-atomic subcommand launchd runs.
-    pub subcommand: &'static str,
-    pub schedule: Schedule,
-}
-
-impl AgentDef {
-    pub fn new(ctx: &Ctx, agent: Agent) -> AgentDef {
-        let c = &ctx.config;
-        match agent {
-            Agent::Monitor => AgentDef {
-                agent,
-                name: "monitor",
-                label: c.monitor_label(),
-                subcommand: "heartbeat",
-                schedule: Schedule::Every(c.launchd.interval_s),
-            },
-            Agent::Daily => AgentDef {
-                agent,
-                name: "daily",
-                label: c.daily_label(),
-                subcommand: "daily",
-                schedule: Schedule::Daily { hour: c.daily.hour, minute: c.daily.minute },
-            },
-        }
-    }
-
-    pub fn is_daily(&self) -> bool {
-        self.agent == Agent::Daily
-    }
-
-    pub fn file_name(&self) -> String {
-        format!("{}.plist", self.label)
-    }
-
-    /// `<root>/LaunchAgents/<label>.plist`, the copy kept with the root.
-    pub fn repo_plist(&self, ctx: &Ctx) -> PathBuf {
-        ctx.paths.launchagents_dir().join(self.file_name())
-    }
-}
-
-/// The canonical path of the running binary: what launchd will run.
-pub fn current_binary() -> Result<PathBuf> {
-    let exe =
-        std::env::current_exe().map_err(|e| fail!("could not find the path of the running ops-atomic binary: {e}"))?;
-    exe.canonicalize()
-        .map_err(|e| fail!("could not resolve the running binary {}: {}", exe.display(), crate::exit::io_reason(&e)))
-}
-
-/// What `enable` would write for this agent now, with every path checked:
-/// absolute, without `~`, existing.
-pub fn spec(ctx: &Ctx, def: &AgentDef) -> Result<Spec> {
-    let binary = current_binary()?;
-    let config_file = ctx.loaded.named_file().map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
-    let (stdout, stderr) = ctx.paths.agent_logs(def.is_daily());
-    let spec = Spec {
-        label: def.label.clone(),
-        binary,
-        subcommand: def.subcommand,
-        root: ctx.paths.root.clone(),
-        stdout,
-        stderr,
-        path_env: ctx.config.launchd.path.clone(),
-        config_file,
-        schedule: def.schedule,
-    };
-    spec.check_paths()?;
-    let mut must_exist = vec![("the ops-atomic binary", &spec.binary), ("the root", &spec.root)];
-    if let Some(c) = &spec.config_file {
-        must_exist.push(("the config file", c));
-    }
-    for (what, p) in must_exist {
-        if !p.exists() {
-            return Err(fail!("{what} {} does not exist", p.display()));
-        }
-    }
-    Ok(spec)
-}
-
-/// The agents folder: `--agents-dir` / OPS_ATOMIC_AGENTS_DIR, else
-/// `$HOME/Library/LaunchAgents`; absolute and without `~`.
-pub fn agents_dir(arg: &AgentsDirArg) -> Result<PathBuf> {
-    let dir = match &arg.agents_dir {
-        Some(d) => d.clone(),
-        None => match std::env::var_os("HOME") {
-            Some(h) if !h.is_empty() => PathBuf::from(h).join("Library/LaunchAgents"),
-            _ => {
-                return Err(fail!(
-                    "HOME is not set, so the agents folder ($HOME/Library/LaunchAgents) is unknown: pass --agents-dir DIR or set OPS_ATOMIC_AGENTS_DIR"
-                ));
-            }
-        },
-    };
-    let dir = paths::absolute(&dir);
-    let dir = dir.canonicalize().unwrap_or(dir);
-    plist::check_path("the agents folder", &dir)?;
-    Ok(dir)
-}
+use crate::paths::{self, Paths};
 
 fn step_ok(msg: &str) {
     say(&format!("✅ {}", crate::secret::scrub(msg)));
@@ -138,7 +34,7 @@ fn step_failed(msg: &str) -> Error {
 }
 
 fn launchctl_failed(def: &AgentDef, lc: &Launchctl, e: &CallError) -> Error {
-    step_failed(&e.explain(def.name, &lc.target(&def.label)))
+    step_failed(&agent::explain(e, def, lc))
 }
 
 /// Warns when launchd would run a binary that `cargo` may replace or delete.
@@ -153,37 +49,105 @@ fn warn_if_dev_binary(binary: &Path) {
     }
 }
 
-pub fn enable(ctx: &Ctx, args: &EnableArgs) -> Result<u8> {
+pub fn enable(paths: &Paths, loaded: &Loaded, args: &EnableArgs) -> Result<u8> {
     crate::log::quiet(true);
     let dir = agents_dir(&args.agents)?;
     warn_if_dev_binary(&current_binary()?);
+    for warning in environment_warnings(loaded) {
+        say(&format!("⚠️  {warning}"));
+    }
+    let defs: Vec<AgentDef> = args.which.agents().into_iter().map(|a| AgentDef::new(&loaded.config, a)).collect();
     if args.dry_run {
-        for agent in args.which.agents() {
-            dry_run(ctx, &AgentDef::new(ctx, agent), &dir)?;
+        for def in &defs {
+            dry_run(paths, loaded, def, &dir)?;
         }
         say("\nDry run: nothing was written and launchctl was not called.");
         return Ok(0);
     }
+    check_other_roots(paths, &defs, &dir, args.force)?;
     let Some(lc) = Launchctl::detect() else {
         return Err(step_failed(
             "launchctl not found (set OPS_ATOMIC_LAUNCHCTL, or run on macOS); `ops-atomic enable --dry-run` shows what would be done",
         ));
     };
-    let defs: Vec<AgentDef> = args.which.agents().into_iter().map(|a| AgentDef::new(ctx, a)).collect();
     for def in &defs {
         say(&format!("\n{} ({})", def.label, def.name));
-        enable_one(ctx, def, &dir, &lc)?;
+        enable_one(paths, loaded, def, &dir, &lc)?;
     }
     say("");
-    let statuses: Vec<_> =
-        defs.iter().map(|d| crate::launchd::status::agent_status(ctx, d, Some(&dir), Some(&lc))).collect();
-    say(crate::launchd::status::render_agents(&statuses).trim_end());
+    let statuses: Vec<_> = defs.iter().map(|d| agent::agent_status(paths, loaded, d, Some(&dir), Some(&lc))).collect();
+    say(agent::render_agents(&statuses, &paths.root.display().to_string()).trim_end());
     Ok(0)
 }
 
+/// Settings this shell's environment gives ops-atomic that launchd will not
+/// give the agents (their environment is the plist's: PATH and
+/// OPS_ATOMIC_CONFIG only), each naming where to put it instead.
+pub fn environment_warnings(loaded: &Loaded) -> Vec<String> {
+    let file = match &loaded.source {
+        Source::File { path, .. } => path.display().to_string(),
+        Source::Defaults(path) => format!("{} (create it)", path.display()),
+    };
+    let mut out: Vec<String> = loaded
+        .overrides
+        .iter()
+        .map(|var| {
+            let key = match *var {
+                "REDIS_URL" => "[redis] url",
+                "DATABASE_URL" => "[database] url",
+                "DISCORD_OPS_WEBHOOK" => "[discord] webhook_url",
+                "OPS_ALERT_THRESHOLD" => "[monitor] alert_threshold",
+                other => other,
+            };
+            format!(
+                "{var} is set in this shell, but launchd will not pass it to the agents, which will use the config file's value instead: put it in the config file {file} as {key}"
+            )
+        })
+        .collect();
+    for api in &loaded.config.api {
+        for (header, value) in &api.headers {
+            for var in template_vars(value) {
+                out.push(format!(
+                    "[[api]] {:?} header {header} uses ${{{var}}}, which launchd will not pass to the agents: put the value in the config file {file}",
+                    api.name
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The `NAME`s of the `${NAME}`s in a header template.
+fn template_vars(text: &str) -> Vec<&str> {
+    text.split("${").skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).collect()
+}
+
+/// An agent installed for another root is moved only with `--force`: one
+/// `enable` in the wrong folder must not silently end another root's monitoring.
+fn check_other_roots(paths: &Paths, defs: &[AgentDef], dir: &Path, force: bool) -> Result<()> {
+    let ours = paths.root.display().to_string();
+    let mut refused = Vec::new();
+    for def in defs {
+        let Some(other) = agent::plist_root(&dir.join(def.file_name())).filter(|r| *r != ours) else {
+            continue;
+        };
+        if force {
+            say(&format!("⚠️  {} watches {other}; --force moves it to this root, {ours}", def.label));
+        } else {
+            let msg = format!(
+                "{} is installed for another root, {other} (this root: {ours}): enabling it here would stop monitoring {other}. Run `ops-atomic enable {} --force` to move it here, or leave it and use `ops-atomic --root {other} status`",
+                def.label, def.name
+            );
+            say(&format!("❌ {}", crate::secret::scrub(&msg)));
+            refused.push(msg);
+        }
+    }
+    if refused.is_empty() { Ok(()) } else { Err(fail!("{}", refused.join("\n"))) }
+}
+
 /// Every step of SPEC §9 for one agent; the first failure ends it.
-fn enable_one(ctx: &Ctx, def: &AgentDef, dir: &Path, lc: &Launchctl) -> Result<()> {
-    let spec = spec(ctx, def).map_err(|e| step_failed(&e.0))?;
+fn enable_one(paths: &Paths, loaded: &Loaded, def: &AgentDef, dir: &Path, lc: &Launchctl) -> Result<()> {
+    let spec = spec(paths, loaded, def).map_err(|e| step_failed(&e.0))?;
     let value = plist::build(&spec);
     let xml = plist::to_xml(&value).map_err(|e| step_failed(&e.0))?;
     step_ok(&format!("Built plist for {} (`{}` {})", def.label, def.subcommand, def.schedule.describe()));
@@ -192,10 +156,10 @@ fn enable_one(ctx: &Ctx, def: &AgentDef, dir: &Path, lc: &Launchctl) -> Result<(
         spec.binary.display(),
         spec.root.display()
     ));
-    let logs = ctx.paths.logs_dir();
+    let logs = paths.logs_dir();
     paths::ensure_dir(&logs).map_err(|e| step_failed(&e.0))?;
     step_ok(&format!("Log folder {} is ready", logs.display()));
-    let repo = def.repo_plist(ctx);
+    let repo = def.repo_plist(paths);
     write_plist(&repo, &xml)?;
     step_ok(&format!("Wrote {}", repo.display()));
     parse_back(&repo, &value, &def.label)?;
@@ -280,48 +244,52 @@ fn wait_gone(def: &AgentDef, lc: &Launchctl, via: &Via) -> Result<()> {
 }
 
 /// bootstrap (or legacy `load -w`), then verify that launchd has the job.
+///
+/// Legacy `load` exits 0 even when it fails: its ✅ waits for the
+/// verification, and a `Load failed: N: …` it printed is the error.
 fn load(def: &AgentDef, lc: &Launchctl, installed: &Path) -> Result<()> {
     let via = lc.bootstrap(installed).map_err(|e| launchctl_failed(def, lc, &e))?;
-    match &via {
-        Via::Legacy(_) => {
-            step_ok(&format!("launchctl load -w {} (bootstrap is unknown to this launchctl)", installed.display()))
-        }
-        _ => step_ok(&format!("launchctl bootstrap {} {}", lc.domain(), installed.display())),
+    let (command, stderr) = match &via {
+        Via::Legacy(s) => (format!("launchctl load -w {}", installed.display()), s.as_str()),
+        Via::Modern(s) => (format!("launchctl bootstrap {} {}", lc.domain(), installed.display()), s.as_str()),
+        Via::Skipped => (format!("launchctl bootstrap {} {}", lc.domain(), installed.display()), ""),
+    };
+    let legacy = matches!(via, Via::Legacy(_));
+    if legacy && launchctl::error_number(stderr).is_some() {
+        return Err(launchctl_failed(def, lc, &CallError::from_legacy(command, stderr, "")));
+    }
+    if !legacy {
+        step_ok(&command);
     }
     match lc.probe(&def.label) {
         Ok(Probe::Loaded(_)) => {
+            if legacy {
+                step_ok(&format!("{command} (bootstrap is unknown to this launchctl)"));
+            }
             step_ok(&format!("Verified: {} is loaded", def.label));
             Ok(())
         }
         Ok(Probe::NotLoaded) => {
-            let stderr = match &via {
-                Via::Legacy(s) => s.as_str(),
-                _ => "",
-            };
-            let e = CallError::from_legacy(
-                format!("launchctl load -w {}", installed.display()),
-                stderr,
-                "the job is not loaded afterwards",
-            );
+            let e = CallError::from_legacy(command, stderr, "the job is not loaded afterwards");
             Err(launchctl_failed(def, lc, &e))
         }
         Err(e) => Err(launchctl_failed(def, lc, &e)),
     }
 }
 
-fn dry_run(ctx: &Ctx, def: &AgentDef, dir: &Path) -> Result<()> {
+fn dry_run(paths: &Paths, loaded: &Loaded, def: &AgentDef, dir: &Path) -> Result<()> {
     say(&format!("\n{} ({}) — dry run", def.label, def.name));
-    let spec = spec(ctx, def).map_err(|e| step_failed(&e.0))?;
+    let spec = spec(paths, loaded, def).map_err(|e| step_failed(&e.0))?;
     let xml = plist::to_xml(&plist::build(&spec))?;
     step_ok(&format!("Built plist for {}:", def.label));
     say(String::from_utf8_lossy(&xml).trim_end());
     let domain = launchctl::current_uid().map(|u| format!("gui/{u}")).unwrap_or_else(|| "gui/<uid>".into());
     let target = format!("{domain}/{}", def.label);
     let installed = dir.join(def.file_name());
-    let repo = def.repo_plist(ctx);
+    let repo = def.repo_plist(paths);
     say("Would do:");
     for line in [
-        format!("mkdir -p {}", ctx.paths.logs_dir().display()),
+        format!("mkdir -p {}", paths.logs_dir().display()),
         format!("write {} and parse it back", repo.display()),
         format!("plutil -lint {} (when plutil exists)", repo.display()),
         format!("launchctl bootout {target} (only if loaded), then poll `launchctl print {target}` until exit 113"),
@@ -335,12 +303,12 @@ fn dry_run(ctx: &Ctx, def: &AgentDef, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn disable(ctx: &Ctx, args: &DisableArgs) -> Result<u8> {
+pub fn disable(loaded: &Loaded, args: &DisableArgs) -> Result<u8> {
     crate::log::quiet(true);
     let dir = agents_dir(&args.agents)?;
     let lc = Launchctl::detect();
     for agent in args.which.agents() {
-        let def = AgentDef::new(ctx, agent);
+        let def = AgentDef::new(&loaded.config, agent);
         say(&format!("\n{} ({})", def.label, def.name));
         disable_one(&def, &dir, lc.as_ref())?;
     }
@@ -403,12 +371,8 @@ fn unload(def: &AgentDef, lc: &Launchctl, installed: &Path) -> Result<bool> {
     }
 }
 
-pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<u8> {
-    crate::launchd::status::run(ctx, args)
-}
-
-pub fn print_plist(ctx: &Ctx, agent: Agent) -> Result<u8> {
-    let spec = spec(ctx, &AgentDef::new(ctx, agent))?;
+pub fn print_plist(paths: &Paths, loaded: &Loaded, agent: Agent) -> Result<u8> {
+    let spec = spec(paths, loaded, &AgentDef::new(&loaded.config, agent))?;
     let xml = plist::to_xml(&plist::build(&spec))?;
     use std::io::Write;
     std::io::stdout().write_all(&xml).map_err(|e| fail!("could not write the plist to stdout: {e}"))?;

@@ -1,6 +1,7 @@
 //! The two LaunchAgents: plist generation, launchctl calls, and the
 //! enable / disable / status commands.
 
+pub mod agent;
 pub mod agents;
 pub mod launchctl;
 pub mod plist;

@@ -46,6 +46,21 @@ pub struct Spec {
     /// The config file named with --config / OPS_ATOMIC_CONFIG, passed on.
     pub config_file: Option<PathBuf>,
     pub schedule: Schedule,
+    /// `ExitTimeOut`: seconds launchd waits after SIGTERM before SIGKILL.
+    pub exit_timeout_s: u64,
+    /// `ProcessType`: `Standard` or `Background` (see [`process_type`]).
+    pub process_type: &'static str,
+}
+
+/// `Standard` for the heartbeat: launchd may defer and throttle a
+/// `Background` job for a long time on battery, and a monitor that runs
+/// late or has its I/O throttled into timeouts is worse than its few
+/// seconds of CPU every interval. The daily run can wait: `Background`.
+pub fn process_type(schedule: Schedule) -> &'static str {
+    match schedule {
+        Schedule::Every(_) => "Standard",
+        Schedule::Daily { .. } => "Background",
+    }
 }
 
 impl Spec {
@@ -125,7 +140,8 @@ pub fn build(spec: &Spec) -> Value {
         }
     }
     d.insert("RunAtLoad".into(), Value::Boolean(false));
-    d.insert("ProcessType".into(), Value::String("Background".into()));
+    d.insert("ProcessType".into(), Value::String(spec.process_type.into()));
+    d.insert("ExitTimeOut".into(), Value::from(spec.exit_timeout_s));
     Value::Dictionary(d)
 }
 
@@ -194,6 +210,8 @@ mod tests {
             path_env: "/usr/bin:/bin".into(),
             config_file: config.map(PathBuf::from),
             schedule,
+            exit_timeout_s: 40,
+            process_type: process_type(schedule),
         }
     }
 
@@ -206,6 +224,8 @@ mod tests {
         let d = back.as_dictionary().unwrap();
         assert_eq!(d.get("StartInterval").unwrap().as_unsigned_integer(), Some(300));
         assert_eq!(d.get("RunAtLoad").unwrap().as_boolean(), Some(false));
+        assert_eq!(d.get("ExitTimeOut").unwrap().as_unsigned_integer(), Some(40));
+        assert_eq!(d.get("ProcessType").unwrap().as_string(), Some("Standard"));
         let env = d.get("EnvironmentVariables").unwrap().as_dictionary().unwrap();
         assert!(env.get("OPS_ATOMIC_CONFIG").is_none());
     }

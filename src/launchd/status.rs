@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::app::Ctx;
 use crate::cli::{Agent, StatusArgs};
-use crate::config::Source;
+use crate::config::{Loaded, Source};
 use crate::exit::Result;
 use crate::fail;
-use crate::launchd::agents::{self, AgentDef};
-use crate::launchd::launchctl::{self, Launchctl, Probe};
-use crate::launchd::{plist, say};
+use crate::launchd::agent::{self, AgentDef, AgentStatus};
+use crate::launchd::launchctl::Launchctl;
+use crate::launchd::say;
+use crate::paths::Paths;
 use crate::secret::scrub;
 
 /// How many reports of each kind, log lines and error lines are shown.
@@ -30,6 +30,9 @@ const ERR_LINES: usize = 3;
 pub struct Status {
     pub root: String,
     pub config: String,
+    /// Why the config file could not be used: `status` then reports with
+    /// the defaults, and says so.
+    pub config_error: Option<String>,
     pub generated_at: String,
     pub launchctl: LaunchctlInfo,
     pub agents_dir: Option<String>,
@@ -47,29 +50,6 @@ pub struct LaunchctlInfo {
     pub available: bool,
     pub program: Option<String>,
     pub domain: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AgentStatus {
-    pub agent: &'static str,
-    pub label: String,
-    pub command: &'static str,
-    pub schedule: String,
-    pub interval_s: Option<u64>,
-    pub installed: bool,
-    pub installed_path: Option<String>,
-    /// `None` when launchctl is not available or did not answer.
-    pub loaded: Option<bool>,
-    pub launchctl_error: Option<String>,
-    pub running: Option<bool>,
-    pub pid: Option<u32>,
-    pub runs: Option<u64>,
-    pub last_exit: Option<i32>,
-    pub last_exit_meaning: Option<String>,
-    /// The installed plist differs from what `enable` would write now;
-    /// `None` when not installed or it could not be compared.
-    pub stale: Option<bool>,
-    pub stale_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,11 +101,13 @@ pub struct ErrSummary {
     pub last_lines: Vec<String>,
 }
 
-pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<u8> {
+/// `config_error`: the config file did not load, and `loaded` holds the
+/// defaults instead; status still reports what it can and names the error.
+pub fn run(paths: &Paths, loaded: &Loaded, config_error: Option<&str>, args: &StatusArgs) -> Result<u8> {
     crate::log::quiet(true);
     // The JSON document owns stdout.
     crate::log::to_stderr(args.json);
-    let status = gather(ctx, args);
+    let status = gather(paths, loaded, config_error, args);
     if args.json {
         let text =
             serde_json::to_string_pretty(&status).map_err(|e| fail!("could not encode the status as JSON: {e}"))?;
@@ -136,17 +118,18 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn gather(ctx: &Ctx, args: &StatusArgs) -> Status {
+fn gather(paths: &Paths, loaded: &Loaded, config_error: Option<&str>, args: &StatusArgs) -> Status {
     let mut notes = Vec::new();
-    let dir = agents::agents_dir(&args.agents).map_err(|e| notes.push(e.0)).ok();
+    let dir = agent::agents_dir(&args.agents).map_err(|e| notes.push(e.0)).ok();
     let lc = Launchctl::detect();
     let agents = [Agent::Monitor, Agent::Daily]
         .into_iter()
-        .map(|a| agent_status(ctx, &AgentDef::new(ctx, a), dir.as_deref(), lc.as_ref()))
+        .map(|a| agent::agent_status(paths, loaded, &AgentDef::new(&loaded.config, a), dir.as_deref(), lc.as_ref()))
         .collect();
     Status {
-        root: ctx.paths.root.display().to_string(),
-        config: config_source(ctx),
+        root: paths.root.display().to_string(),
+        config: config_source(loaded),
+        config_error: config_error.map(scrub),
         generated_at: crate::log::timestamp(Utc::now()),
         launchctl: LaunchctlInfo {
             available: lc.is_some(),
@@ -155,107 +138,26 @@ fn gather(ctx: &Ctx, args: &StatusArgs) -> Status {
         },
         agents_dir: dir.map(|d| d.display().to_string()),
         agents,
-        state: state_status(ctx),
-        reports: latest_reports(ctx),
-        logs: log_tails(ctx),
-        errors: err_summaries(ctx),
+        state: state_status(paths, loaded),
+        reports: latest_reports(paths),
+        logs: log_tails(paths),
+        errors: err_summaries(paths),
         notes,
     }
 }
 
-fn config_source(ctx: &Ctx) -> String {
-    match &ctx.loaded.source {
+fn config_source(loaded: &Loaded) -> String {
+    match &loaded.source {
         Source::Defaults(p) => format!("defaults (no {})", p.display()),
         Source::File { path, .. } => path.display().to_string(),
     }
 }
 
-/// One agent as launchd and the agents folder see it.
-pub fn agent_status(ctx: &Ctx, def: &AgentDef, dir: Option<&Path>, lc: Option<&Launchctl>) -> AgentStatus {
-    let installed_path = dir.map(|d| d.join(def.file_name()));
-    let installed = installed_path.as_ref().is_some_and(|p| p.is_file());
-    let mut s = AgentStatus {
-        agent: def.name,
-        label: def.label.clone(),
-        command: def.subcommand,
-        schedule: def.schedule.describe(),
-        interval_s: match def.schedule {
-            plist::Schedule::Every(n) => Some(n),
-            plist::Schedule::Daily { .. } => None,
-        },
-        installed,
-        installed_path: installed_path.as_ref().map(|p| p.display().to_string()),
-        loaded: None,
-        launchctl_error: None,
-        running: None,
-        pid: None,
-        runs: None,
-        last_exit: None,
-        last_exit_meaning: None,
-        stale: None,
-        stale_reason: None,
-    };
-    if let (true, Some(p)) = (installed, &installed_path) {
-        let (stale, reason) = staleness(ctx, def, p);
-        s.stale = stale;
-        s.stale_reason = reason;
-    }
-    match lc.map(|lc| (lc, lc.probe(&def.label))) {
-        None => s.launchctl_error = Some("launchctl not available".into()),
-        Some((lc, Err(e))) => s.launchctl_error = Some(e.explain(def.name, &lc.target(&def.label))),
-        Some((_, Ok(Probe::NotLoaded))) => s.loaded = Some(false),
-        Some((_, Ok(Probe::Loaded(job)))) => {
-            s.loaded = Some(true);
-            s.running = job.state.as_deref().map(|st| st == "running").or(Some(job.pid.is_some()));
-            s.pid = job.pid;
-            s.runs = job.runs;
-            if job.runs == Some(0) {
-                // launchd reports 0 (or "never exited") for a job that has not run.
-                s.last_exit_meaning = Some("has not run since it was loaded".into());
-            } else {
-                s.last_exit = job.last_exit;
-                s.last_exit_meaning = job.last_exit.map(|c| launchctl::describe_agent_exit(c, def.is_daily()));
-            }
-        }
-    }
-    s
-}
-
-/// Compares the installed plist with what `enable` would write now, as
-/// parsed values (formatting and key order do not count).
-fn staleness(ctx: &Ctx, def: &AgentDef, installed: &Path) -> (Option<bool>, Option<String>) {
-    let expected = match agents::spec(ctx, def) {
-        Ok(spec) => plist::build(&spec),
-        Err(e) => return (None, Some(format!("cannot build the expected plist: {}", e.0))),
-    };
-    let actual = match plist::read(installed) {
-        Ok(v) => v,
-        Err(e) => return (Some(true), Some(e.0)),
-    };
-    if actual == expected {
-        return (Some(false), None);
-    }
-    let (Some(a), Some(b)) = (actual.as_dictionary(), expected.as_dictionary()) else {
-        return (Some(true), Some("the installed plist is not a dictionary".into()));
-    };
-    let mut keys: Vec<&str> = a.keys().chain(b.keys()).map(String::as_str).filter(|k| a.get(k) != b.get(k)).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    (
-        Some(true),
-        Some(format!(
-            "differs from what `enable` would write now ({}): run `ops-atomic enable {}`",
-            keys.join(", "),
-            def.name
-        )),
-    )
-}
-
-fn state_status(ctx: &Ctx) -> StateStatus {
-    let file = ctx.paths.state_file();
+fn state_status(paths: &Paths, loaded: &Loaded) -> StateStatus {
+    let file = paths.state_file();
     let exists = file.is_file();
-    let state = crate::state::peek(&ctx.paths);
-    let interval = ctx.config.launchd.interval_s;
+    let state = crate::state::peek(paths);
+    let interval = loaded.config.launchd.interval_s;
     let stale_after_s = interval.saturating_mul(3);
     let s = state.clone().unwrap_or_default();
     let age = s.last_run_at.map(|t| (Utc::now() - t).num_seconds());
@@ -265,7 +167,7 @@ fn state_status(ctx: &Ctx) -> StateStatus {
         readable: state.is_some(),
         runs: s.runs,
         consecutive_failures: s.consecutive_failures,
-        alert_threshold: ctx.config.monitor.alert_threshold,
+        alert_threshold: loaded.config.monitor.alert_threshold,
         alert_active: s.alert_active,
         first_failure_at: s.first_failure_at.map(crate::log::timestamp),
         pending_notifications: s.pending_notifications.len(),
@@ -280,8 +182,8 @@ fn state_status(ctx: &Ctx) -> StateStatus {
 }
 
 /// The newest heartbeat and daily reports, with the status of each.
-fn latest_reports(ctx: &Ctx) -> Vec<ReportEntry> {
-    let dir = ctx.paths.reports_dir();
+fn latest_reports(paths: &Paths) -> Vec<ReportEntry> {
+    let dir = paths.reports_dir();
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
@@ -344,12 +246,12 @@ fn last_lines(text: &str, n: usize) -> Vec<String> {
     lines[lines.len().saturating_sub(n)..].iter().map(|l| scrub(l)).collect()
 }
 
-fn log_files(ctx: &Ctx) -> [(PathBuf, PathBuf); 2] {
-    [ctx.paths.agent_logs(false), ctx.paths.agent_logs(true)]
+fn log_files(paths: &Paths) -> [(PathBuf, PathBuf); 2] {
+    [paths.agent_logs(false), paths.agent_logs(true)]
 }
 
-fn log_tails(ctx: &Ctx) -> Vec<LogTail> {
-    log_files(ctx)
+fn log_tails(paths: &Paths) -> Vec<LogTail> {
+    log_files(paths)
         .into_iter()
         .map(|(log, _)| {
             let tail = read_tail(&log, 16 * 1024);
@@ -363,8 +265,8 @@ fn log_tails(ctx: &Ctx) -> Vec<LogTail> {
         .collect()
 }
 
-fn err_summaries(ctx: &Ctx) -> Vec<ErrSummary> {
-    log_files(ctx)
+fn err_summaries(paths: &Paths) -> Vec<ErrSummary> {
+    log_files(paths)
         .into_iter()
         .map(|(_, err)| {
             let lines = count_lines(&err);
@@ -406,73 +308,19 @@ fn status_emoji(status: Option<&str>) -> &'static str {
 }
 
 fn render(s: &Status) -> String {
-    let mut out = format!("ops-atomic status — root {}\nconfig: {}\n\n", s.root, s.config);
-    out += &render_agents(&s.agents);
+    let mut out = format!("ops-atomic status — root {}\nconfig: {}\n", s.root, s.config);
+    if let Some(e) = &s.config_error {
+        out += &format!(
+            "❌ the config file does not load, so what follows uses the defaults (labels, interval, threshold): {e}\n   Fix it, then `ops-atomic config check`\n"
+        );
+    }
+    out += "\n";
+    out += &agent::render_agents(&s.agents, &s.root);
     out += &render_state(&s.state);
     out += &render_reports(&s.reports);
     out += &render_logs(&s.logs, &s.errors);
     for n in &s.notes {
         out += &format!("\n⚠️  {n}\n");
-    }
-    out
-}
-
-/// The agents section (also printed at the end of `enable`).
-pub fn render_agents(agents: &[AgentStatus]) -> String {
-    let mut out = String::from("LaunchAgents\n");
-    for a in agents {
-        out += &render_agent(a);
-    }
-    out
-}
-
-fn render_agent(a: &AgentStatus) -> String {
-    let healthy = a.installed && a.loaded == Some(true) && a.stale != Some(true);
-    let absent = !a.installed && a.loaded != Some(true);
-    let emoji = if healthy {
-        "✅"
-    } else if absent {
-        "❌"
-    } else {
-        "⚠️ "
-    };
-    let mut out = format!("  {emoji} {} ({}) — {}\n", a.agent, a.label, a.schedule);
-    let row = |k: &str, v: &str| format!("       {k:<10} {v}\n");
-    out += &row(
-        "installed",
-        &match (&a.installed_path, a.installed) {
-            (Some(p), true) => format!("✅ {p}"),
-            (Some(p), false) => format!("❌ no: {p} is missing (run `ops-atomic enable {}`)", a.agent),
-            (None, _) => "❔ unknown (no agents folder)".into(),
-        },
-    );
-    let loaded = match (a.loaded, &a.launchctl_error) {
-        (_, Some(e)) => format!("❔ {e}"),
-        (Some(true), _) => match (a.running, a.pid) {
-            (_, Some(pid)) => format!("✅ loaded, running (PID {pid})"),
-            _ => "✅ loaded, not running (waiting for its schedule)".into(),
-        },
-        (Some(false), _) => "❌ not loaded".into(),
-        (None, None) => "❔ unknown".into(),
-    };
-    out += &row("launchd", &loaded);
-    match (a.last_exit, &a.last_exit_meaning) {
-        (Some(code), Some(meaning)) => {
-            let e = match code {
-                0 => "✅",
-                1 => "⚠️ ",
-                _ => "❌",
-            };
-            out += &row("last exit", &format!("{e} {code}: {meaning}"));
-        }
-        (None, Some(meaning)) => out += &row("last exit", &format!("➖ {meaning}")),
-        _ => {}
-    }
-    match (a.stale, &a.stale_reason) {
-        (Some(false), _) => out += &row("plist", "✅ up to date"),
-        (Some(true), r) => out += &row("plist", &format!("⚠️  stale: {}", r.as_deref().unwrap_or(""))),
-        (None, Some(r)) => out += &row("plist", &format!("❔ {r}")),
-        (None, None) => {}
     }
     out
 }

@@ -55,6 +55,56 @@ impl FakeLaunchctl {
     /// Environment variable naming the state folder.
     pub const STATE_ENV: &'static str = "FAKE_LAUNCHCTL_STATE";
 
+    /// Answers recorded from real Macs, one folder each (`cmd`, `stdout`,
+    /// `stderr`, `code`, `SOURCE.md`; see its README.md).
+    pub const REAL: &'static str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/launchctl/real");
+
+    /// The names of every folder under [`FakeLaunchctl::REAL`], sorted.
+    pub fn real_fixtures() -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(FakeLaunchctl::REAL)
+            .expect("read the real launchctl fixtures")
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Answer the fixture's subcommand (`print`, `bootstrap`, `list`, ...,
+    /// or `plutil`) with the fixture's recorded output and exit code, from
+    /// now on and whatever the arguments; returns the subcommand.
+    pub fn replay(&self, fixture: &str) -> String {
+        let from = Path::new(FakeLaunchctl::REAL).join(fixture);
+        let cmd = fs::read_to_string(from.join("cmd")).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        let sub = cmd.split_whitespace().next().expect("a command").to_string();
+        let read = |file: &str| fs::read_to_string(from.join(file)).unwrap_or_default();
+        let code: i32 = read("code").trim().parse().expect("a numeric code");
+        self.answer(&sub, &read("stdout"), &read("stderr"), code);
+        sub
+    }
+
+    /// Answer `subcommand` with this output and exit code from now on.
+    pub fn answer(&self, subcommand: &str, stdout: &str, stderr: &str, code: i32) -> &FakeLaunchctl {
+        let to = self.dir.join("canned").join(subcommand);
+        fs::create_dir_all(&to).expect("create canned answer");
+        for (file, text) in [("stdout", stdout), ("stderr", stderr), ("code", &code.to_string())] {
+            fs::write(to.join(file), text).expect("write canned answer");
+        }
+        self
+    }
+
+    /// Stop replaying a recorded answer for `subcommand`.
+    pub fn stop_replay(&self, subcommand: &str) {
+        let _ = fs::remove_dir_all(self.dir.join("canned").join(subcommand));
+    }
+
+    /// No GUI session at all (SSH, another user): every `gui/` target answers
+    /// `Could not find domain for user gui: N`, exit 112.
+    pub fn no_gui_domain(&self) -> &FakeLaunchctl {
+        self.switch("no_domain", true)
+    }
+
     /// A fake in its own temp folder.
     pub fn new() -> FakeLaunchctl {
         let tmp = TempDir::new("launchctl");
@@ -75,6 +125,8 @@ impl FakeLaunchctl {
         // A symlink, not a copy: a freshly written executable can fail with
         // ETXTBSY while a parallel test forks.
         std::os::unix::fs::symlink(source, &program).expect("symlink fake launchctl");
+        // Invoked as `plutil` (found when bin/ is on PATH), it answers `-lint`.
+        std::os::unix::fs::symlink(source, bin.join("plutil")).expect("symlink fake plutil");
         FakeLaunchctl { dir, _tmp: None }
     }
 
