@@ -57,6 +57,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Status(args) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, &args),
         Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx.paths, &ctx.loaded, agent),
         Command::Config { action } => config_command(&ctx, action),
+        Command::Events(args) => crate::commands::events::run(&ctx.paths, &ctx.config, &args),
+        Command::Silence(args) => crate::commands::silence::run(&ctx.paths, &ctx.config, &args),
         Command::Init(_) | Command::Completions { .. } | Command::Man => unreachable!("dispatched above"),
     }
 }

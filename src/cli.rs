@@ -52,6 +52,49 @@ pub enum Command {
     },
     /// Print the man page (roff): ops-atomic man | man -l -
     Man,
+    /// Show what happened: transitions, incidents, silences, notifications
+    Events(EventsArgs),
+    /// Silence checks for a while: they run and are recorded, but send nothing
+    Silence(SilenceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// How far back: 90s, 15m, 2h, 7d
+    #[arg(long, default_value = "24h", value_name = "DUR")]
+    pub since: String,
+    /// Only this check (by id or name); repeatable
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+    /// Only this type (status, down, up, flapping, stable, silenced, unsilenced, notified, …); repeatable
+    #[arg(long = "type", value_name = "T")]
+    pub types: Vec<String>,
+    /// One JSON object per line
+    #[arg(long)]
+    pub json: bool,
+    /// Keep printing new events as they are written, until interrupted
+    #[arg(long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("action").required(true).args(["duration", "list", "clear"]))]
+pub struct SilenceArgs {
+    /// Check ids (redis, database, api:<name>, …); none = every check
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+    /// How long: 30m, 2h, 1d
+    #[arg(long = "for", value_name = "DUR")]
+    pub duration: Option<String>,
+    /// Why, shown in status, reports and events
+    #[arg(long, value_name = "TEXT", requires = "duration")]
+    pub reason: Option<String>,
+    /// Show the silences in force
+    #[arg(long)]
+    pub list: bool,
+    /// End the silences of the given ids (none = all)
+    #[arg(long)]
+    pub clear: bool,
 }
 
 #[derive(Debug, Args, Clone, Copy)]

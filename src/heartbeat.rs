@@ -149,6 +149,16 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
             "alert_threshold": cfg.monitor.alert_threshold,
             "alert_active": st.alert_active,
             "runs": st.runs,
+            "incidents": st.checks.iter().filter(|(_, c)| c.down || c.flapping).map(|(id, c)| (id.clone(), json!({
+                "name": c.name,
+                "down": c.down,
+                "down_since": c.down_since,
+                "flapping": c.flapping,
+                "announced": c.announced,
+                "silenced": st.silenced(id, now),
+            }))).collect::<serde_json::Map<_, _>>(),
+            "silences": st.silences,
+            "events": decision.events,
             "notifications": {
                 "enabled": cfg.notifications_enabled(),
                 "decided": line.events,
@@ -271,11 +281,63 @@ fn render_report(
         .collect();
     c.insert("sections", &sections);
     c.insert("summary", &summary(status, results));
+    c.insert("host", &cfg.monitor.host());
+    c.insert("local_time", &now.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S %Z").to_string());
+    c.insert("wrong", &wrong_first(st, results, now));
+    let silences: Vec<String> = st
+        .silences
+        .iter()
+        .filter(|s| s.until > now)
+        .map(|s| {
+            let who = s.check.as_deref().unwrap_or("every check");
+            let why = if s.reason.is_empty() { String::new() } else { format!(" ({})", s.reason) };
+            format!("{who} until {}{why}", log::timestamp(s.until))
+        })
+        .collect();
+    c.insert("silences", &silences.join("; "));
     let (text, problem) = report::render(&paths.templates_dir(), "heartbeat.md", &c)?;
     if let Some(p) = problem {
         log::error(&p);
     }
     Ok(text)
+}
+
+/// A line of the report's "What is wrong" list.
+#[derive(Serialize)]
+struct Wrong {
+    emoji: &'static str,
+    name: String,
+    message: String,
+    target: String,
+    /// "DOWN since … (for …)" while an incident is open.
+    down: String,
+    silenced: bool,
+}
+
+/// Every failing or warning check with where it looked, and every DOWN
+/// check with since when: what a person opening the report wants first.
+fn wrong_first(st: &State, results: &[CheckResult], now: chrono::DateTime<Utc>) -> Vec<Wrong> {
+    results
+        .iter()
+        .filter(|r| {
+            matches!(r.status, CheckStatus::Fail | CheckStatus::Warn) || st.checks.get(&r.id).is_some_and(|c| c.down)
+        })
+        .map(|r| {
+            let cs = st.checks.get(&r.id);
+            let down = match cs.filter(|c| c.down).and_then(|c| c.down_since) {
+                Some(t) => format!("DOWN since {} (for {})", log::timestamp(t), incidents::human_duration(now - t)),
+                None => String::new(),
+            };
+            Wrong {
+                emoji: r.status.emoji(),
+                name: r.name.clone(),
+                message: r.message.clone(),
+                target: r.target.clone(),
+                down,
+                silenced: st.silenced(&r.id, now),
+            }
+        })
+        .collect()
 }
 
 fn summary(status: Status, results: &[CheckResult]) -> String {

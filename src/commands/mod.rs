@@ -1,5 +1,7 @@
-//! Commands that need no loaded configuration: each entry point takes plain
-//! arguments (paths, flags), never `app::Ctx`.
+//! The smaller commands. Each entry point takes plain arguments (paths,
+//! the config, flags), never `app::Ctx`.
 
+pub mod events;
 pub mod init;
 pub mod shell;
+pub mod silence;

@@ -71,6 +71,31 @@ pub struct StateStatus {
     /// The last heartbeat is older than `stale_after_s` (3 intervals).
     pub stale: bool,
     pub stale_after_s: u64,
+    /// Each check that is DOWN or flapping, and since when.
+    pub incidents: Vec<IncidentStatus>,
+    /// Silences in force.
+    pub silences: Vec<SilenceStatus>,
+    /// Undelivered messages per channel.
+    pub pending_by_channel: std::collections::BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IncidentStatus {
+    pub id: String,
+    pub name: String,
+    pub down: bool,
+    pub flapping: bool,
+    pub since: Option<String>,
+    pub for_s: Option<i64>,
+    pub message: Option<String>,
+    pub silenced: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SilenceStatus {
+    pub check: Option<String>,
+    pub until: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -178,6 +203,38 @@ fn state_status(paths: &Paths, loaded: &Loaded) -> StateStatus {
         never_ran: s.last_run_at.is_none(),
         stale: age.is_some_and(|a| a > stale_after_s as i64),
         stale_after_s,
+        incidents: s
+            .checks
+            .iter()
+            .filter(|(_, c)| c.down || c.flapping)
+            .map(|(id, c)| {
+                let since = if c.down { c.down_since } else { c.since };
+                IncidentStatus {
+                    id: id.clone(),
+                    name: c.name.clone(),
+                    down: c.down,
+                    flapping: c.flapping,
+                    since: since.map(crate::log::timestamp),
+                    for_s: since.map(|t| (Utc::now() - t).num_seconds()),
+                    message: c.failure_message.as_deref().map(scrub),
+                    silenced: s.silenced(id, Utc::now()),
+                }
+            })
+            .collect(),
+        silences: s
+            .silences
+            .iter()
+            .filter(|x| x.until > Utc::now())
+            .map(|x| SilenceStatus {
+                check: x.check.clone(),
+                until: crate::log::timestamp(x.until),
+                reason: scrub(&x.reason),
+            })
+            .collect(),
+        pending_by_channel: s.pending_notifications.iter().fold(Default::default(), |mut m, n| {
+            *m.entry(n.channel.clone()).or_insert(0) += 1;
+            m
+        }),
     }
 }
 
@@ -340,10 +397,25 @@ fn render_state(s: &StateStatus) -> String {
         (true, None) => "  🔔 alert      active\n".into(),
         (false, _) => "  ✅ alert      none active\n".into(),
     };
+    for i in &s.incidents {
+        let what = if i.down { "DOWN" } else { "flapping" };
+        let since = i.since.as_deref().unwrap_or("?");
+        let dur = i.for_s.map(|f| format!(" ({})", human_age(f))).unwrap_or_default();
+        let why = i.message.as_deref().map(|m| format!(" — {m}")).unwrap_or_default();
+        let quiet = if i.silenced { " 🔕 silenced" } else { "" };
+        out +=
+            &format!("  {} {:<10} {what} since {since}{dur}{why}{quiet}\n", if i.down { "❌" } else { "⚠️ " }, i.name);
+    }
+    for x in &s.silences {
+        let who = x.check.as_deref().unwrap_or("every check");
+        let why = if x.reason.is_empty() { String::new() } else { format!(" — {}", x.reason) };
+        out += &format!("  🔕 silence    {who} until {}{why}\n", x.until);
+    }
+    let per_channel: Vec<String> = s.pending_by_channel.iter().map(|(c, n)| format!("{c} {n}")).collect();
     out += &match (s.pending_notifications, &s.last_delivery_error) {
         (0, _) => "  ✅ pending    no undelivered notifications\n".into(),
-        (n, Some(e)) => format!("  ⚠️  pending    {n} undelivered (last error: {e})\n"),
-        (n, None) => format!("  ⚠️  pending    {n} undelivered\n"),
+        (n, Some(e)) => format!("  ⚠️  pending    {n} undelivered ({}; last error: {e})\n", per_channel.join(", ")),
+        (n, None) => format!("  ⚠️  pending    {n} undelivered ({})\n", per_channel.join(", ")),
     };
     out += &match (&s.last_run_at, s.last_run_age_s) {
         (Some(t), Some(age)) if s.stale => format!(
