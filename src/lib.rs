@@ -17,6 +17,7 @@ pub mod history;
 pub mod launchd;
 pub mod log;
 pub mod paths;
+pub mod pings;
 pub mod proc;
 pub mod report;
 pub mod secret;

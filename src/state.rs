@@ -89,6 +89,11 @@ pub enum NotificationKind {
     Reminder,
     Recovery,
     Daily,
+    Flapping,
+    Stable,
+    Digest,
+    Repair,
+    Test,
 }
 
 impl NotificationKind {
@@ -98,6 +103,11 @@ impl NotificationKind {
             NotificationKind::Reminder => "reminder",
             NotificationKind::Recovery => "recovery",
             NotificationKind::Daily => "daily",
+            NotificationKind::Flapping => "flapping",
+            NotificationKind::Stable => "stable",
+            NotificationKind::Digest => "digest",
+            NotificationKind::Repair => "repair",
+            NotificationKind::Test => "test",
         }
     }
 }
