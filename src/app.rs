@@ -1,6 +1,6 @@
 //! Loads the configuration once and dispatches each command.
 
-use crate::cli::{Cli, Command, ConfigAction};
+use crate::cli::{Cli, Command, ConfigAction, NotifyAction};
 use crate::config::{self, Config, Loaded, Source};
 use crate::exit::Result;
 use crate::fail;
@@ -36,6 +36,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Status(args) => crate::launchd::agents::status(&ctx, &args),
         Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx, agent),
         Command::Config { action } => config_command(&ctx, action),
+        Command::Notify { action: NotifyAction::Test { channel, json } } => {
+            crate::commands::notify_test::run(&ctx.paths, &ctx.config, channel.as_deref(), json)
+        }
     }
 }
 

@@ -43,6 +43,24 @@ pub enum Command {
         #[arg(value_enum)]
         action: ConfigAction,
     },
+    /// Prove the channels work: send a test message now
+    Notify {
+        #[command(subcommand)]
+        action: NotifyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyAction {
+    /// Send a `test` message through every configured channel (or the one
+    /// named) right now, not queued; exit 0 when all delivered, else 3
+    Test {
+        /// Only this channel: "discord" or a [[notify]] name
+        channel: Option<String>,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args, Clone, Copy)]

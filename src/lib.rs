@@ -8,6 +8,7 @@ pub mod app;
 pub mod channels;
 pub mod checks;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod daily;
 pub mod envvars;
