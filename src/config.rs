@@ -540,7 +540,11 @@ mod tests {
         )
         .unwrap();
         let errs = validate(&c).join("\n");
-        for key in ["notify[0].url is missing: a slack channel needs the incoming-webhook URL", "notify[1].name", "ping[0].url"] {
+        for key in [
+            "notify[0].url is missing: a slack channel needs the incoming-webhook URL",
+            "notify[1].name",
+            "ping[0].url",
+        ] {
             assert!(errs.contains(key), "{key} missing in {errs}");
         }
     }
@@ -578,9 +582,11 @@ mod tests {
         c.redis.url = "redis://:hunter2@127.0.0.1:6379".into();
         c.database.url = "postgresql://app:s3cret@127.0.0.1/db".into();
         c.discord.webhook_url = "https://discord.com/api/webhooks/123/tok-EN".into();
-        c.notify = parse_str("[[notify]]\nname = 'chat'\ntype = 'slack'\nurl = 'https://hooks.slack.com/services/T0/B0/sl4ck'\n")
-            .unwrap()
-            .notify;
+        c.notify = parse_str(
+            "[[notify]]\nname = 'chat'\ntype = 'slack'\nurl = 'https://hooks.slack.com/services/T0/B0/sl4ck'\n",
+        )
+        .unwrap()
+        .notify;
         c.ping = parse_str("[[ping]]\nname = 'hc'\nurl = 'https://hc-ping.com/uu1d-pinG'\n").unwrap().ping;
         let shown = toml::to_string(&c.redacted()).unwrap();
         for s in ["hunter2", "s3cret", "tok-EN", "sl4ck", "uu1d-pinG"] {

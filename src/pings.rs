@@ -50,7 +50,13 @@ pub struct Ping {
 
 impl Default for Ping {
     fn default() -> Self {
-        Ping { name: String::new(), url: String::new(), style: Style::Healthchecks, on: On::Heartbeat, timeout_ms: 5000 }
+        Ping {
+            name: String::new(),
+            url: String::new(),
+            style: Style::Healthchecks,
+            on: On::Heartbeat,
+            timeout_ms: 5000,
+        }
     }
 }
 
@@ -60,7 +66,9 @@ impl Ping {
         let mut errs = Vec::new();
         validate::name(&mut errs, &format!("{at}.name"), &self.name, "ping");
         if self.url.is_empty() {
-            errs.push(format!("{at}.url is missing: give the ping URL your monitor shows (e.g. https://hc-ping.com/<uuid>)"));
+            errs.push(format!(
+                "{at}.url is missing: give the ping URL your monitor shows (e.g. https://hc-ping.com/<uuid>)"
+            ));
         } else {
             validate::not_redacted(&mut errs, &format!("{at}.url"), &self.url);
             validate::url(&mut errs, &format!("{at}.url"), &self.url, &["http", "https"], "");
@@ -109,7 +117,8 @@ pub fn request(ping: &Ping, outcome: &Outcome) -> Request {
     let summary = one_line(&outcome.summary);
     match ping.style {
         Style::Healthchecks => {
-            let url = if outcome.down() { format!("{}/fail", ping.url.trim_end_matches('/')) } else { ping.url.clone() };
+            let url =
+                if outcome.down() { format!("{}/fail", ping.url.trim_end_matches('/')) } else { ping.url.clone() };
             Request { method: "POST", url, body: Some(summary) }
         }
         Style::UptimeKuma => {
@@ -170,7 +179,9 @@ fn send(ping: &Ping, outcome: &Outcome) -> Result<(), String> {
     let req = request(ping, outcome);
     let agent = crate::channels::http_agent(Duration::from_millis(ping.timeout_ms));
     let sent = match &req.body {
-        Some(body) => agent.request(req.method, &req.url).set("Content-Type", "text/plain; charset=utf-8").send_string(body),
+        Some(body) => {
+            agent.request(req.method, &req.url).set("Content-Type", "text/plain; charset=utf-8").send_string(body)
+        }
         None => agent.request(req.method, &req.url).call(),
     };
     match sent {
@@ -204,11 +215,14 @@ mod tests {
     fn healthchecks_posts_the_summary_and_fails_on_critical_or_exit_3() {
         let p = ping(Style::Healthchecks, "https://hc-ping.com/abc/");
         let ok = request(&p, &outcome(Status::Warnings, false));
-        assert_eq!(ok, Request {
-            method: "POST",
-            url: "https://hc-ping.com/abc/".into(),
-            body: Some("🟢 ALL SYSTEMS HEALTHY - 3 of 3 checks passed".into()),
-        });
+        assert_eq!(
+            ok,
+            Request {
+                method: "POST",
+                url: "https://hc-ping.com/abc/".into(),
+                body: Some("🟢 ALL SYSTEMS HEALTHY - 3 of 3 checks passed".into()),
+            }
+        );
         assert_eq!(request(&p, &outcome(Status::Critical, false)).url, "https://hc-ping.com/abc/fail");
         assert_eq!(request(&p, &outcome(Status::Healthy, true)).url, "https://hc-ping.com/abc/fail");
     }
@@ -228,11 +242,10 @@ mod tests {
     #[test]
     fn plain_is_a_get_either_way() {
         let p = ping(Style::Plain, "https://example.com/beat");
-        assert_eq!(request(&p, &outcome(Status::Critical, true)), Request {
-            method: "GET",
-            url: "https://example.com/beat".into(),
-            body: None
-        });
+        assert_eq!(
+            request(&p, &outcome(Status::Critical, true)),
+            Request { method: "GET", url: "https://example.com/beat".into(), body: None }
+        );
     }
 
     #[test]

@@ -66,8 +66,11 @@ fn fake_osascript(tmp: &TempDir) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&bin).unwrap();
     let log = tmp.path().join("osascript.log");
     let script = bin.join("osascript");
-    std::fs::write(&script, format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> '{}'\n", log.display()))
-        .unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> '{}'\n", log.display()),
+    )
+    .unwrap();
     set_mode(&script, 0o755);
     (bin, log)
 }
@@ -161,7 +164,8 @@ fn an_incident_reaches_every_channel_once_and_events_route_messages() {
     for path in [SLACK, NTFY, HOOK] {
         stub.route(path, Route::ok("ok"));
     }
-    let recoveries = "[[notify]]\nname = \"recoveries\"\ntype = \"outbox\"\ndir = \"g/recoveries\"\nevents = [\"recovery\"]\n";
+    let recoveries =
+        "[[notify]]\nname = \"recoveries\"\ntype = \"outbox\"\ndir = \"g/recoveries\"\nevents = [\"recovery\"]\n";
     let root = setup(&api, &all_channels(&sink, &stub, recoveries));
     command_script(&root);
     let tmp = TempDir::new("osascript");
@@ -277,7 +281,9 @@ fn slack_down_for_three_runs_catches_up_in_order_while_the_others_deliver() {
     let caught_up: Vec<String> =
         stub.requests_to(SLACK)[before..].iter().map(|r| r.json()["text"].as_str().unwrap().to_string()).collect();
     assert_eq!(caught_up.len(), 3, "{caught_up:?}");
-    assert!(caught_up[0].contains("CRITICAL") && caught_up[1].contains("RECOVERED") && caught_up[2].contains("CRITICAL"));
+    assert!(
+        caught_up[0].contains("CRITICAL") && caught_up[1].contains("RECOVERED") && caught_up[2].contains("CRITICAL")
+    );
     assert!(pending(&root, "slack").is_empty());
     assert_eq!(stub.requests_to(HOOK).len(), 3, "the webhook got something twice");
 }
@@ -382,7 +388,10 @@ fn notify_test_sends_now_and_names_the_failing_channel() {
     assert_eq!(doc["channels"][0]["name"], "phone");
     let unknown = ops(&root).args(["notify", "test", "pager"]).run();
     unknown.expect_code(3);
-    assert!(unknown.stderr.contains("no channel named \"pager\": the configured channels are discord, slack, phone"), "{unknown}");
+    assert!(
+        unknown.stderr.contains("no channel named \"pager\": the configured channels are discord, slack, phone"),
+        "{unknown}"
+    );
 
     let bare = setup(&api, "");
     let none = ops(&bare).args(["notify", "test"]).run();
@@ -452,10 +461,8 @@ on = "daily"
 
     // A ping that never answers is cut at its timeout; the run keeps its status.
     stub.route("/hc/uuidSECRET", Route::hang());
-    let hung = setup(
-        &api,
-        &format!("[[ping]]\nname = \"hc\"\nurl = \"{}\"\ntimeout_ms = 1500\n", stub.url("/hc/uuidSECRET")),
-    );
+    let hung =
+        setup(&api, &format!("[[ping]]\nname = \"hc\"\nurl = \"{}\"\ntimeout_ms = 1500\n", stub.url("/hc/uuidSECRET")));
     up(&api);
     let run = ops(&hung).arg("heartbeat").timeout(Duration::from_secs(30)).run();
     run.expect_code(0);

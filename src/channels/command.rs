@@ -96,12 +96,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let hung = entry("['sleep', '5']");
-        assert!(matches!(
-            Command.send(&hung, &doc, Duration::from_millis(200), &dir),
-            Err(SendError::NoAnswer(_))
-        ));
+        assert!(matches!(Command.send(&hung, &doc, Duration::from_millis(200), &dir), Err(SendError::NoAnswer(_))));
         let missing = entry("['no/such/program']");
-        assert!(matches!(Command.send(&missing, &doc, Duration::from_secs(1), &dir), Err(SendError::NeedsAttention(_))));
+        assert!(matches!(
+            Command.send(&missing, &doc, Duration::from_secs(1), &dir),
+            Err(SendError::NeedsAttention(_))
+        ));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

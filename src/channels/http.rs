@@ -88,9 +88,7 @@ pub fn answer(label: &str, code: u16, retry_after: Option<&str>, text: &str) -> 
         401 | 403 => SendError::NeedsAttention(format!(
             "{label} refused the credentials ({what}): check the URL and the Authorization header"
         )),
-        404 | 410 => {
-            SendError::NeedsAttention(format!("{label} says the URL does not exist ({what}): check the URL"))
-        }
+        404 | 410 => SendError::NeedsAttention(format!("{label} says the URL does not exist ({what}): check the URL")),
         400..=499 => SendError::Rejected(format!("{label} rejected the message ({what})")),
         _ => SendError::Temporary(format!("{label} answered {what}")),
     }

@@ -108,7 +108,10 @@ impl SendError {
     pub fn is_passing(&self) -> bool {
         matches!(
             self,
-            SendError::Temporary(_) | SendError::NoAnswer(_) | SendError::RateLimited { .. } | SendError::Unavailable(_)
+            SendError::Temporary(_)
+                | SendError::NoAnswer(_)
+                | SendError::RateLimited { .. }
+                | SendError::Unavailable(_)
         )
     }
 }

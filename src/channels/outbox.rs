@@ -32,7 +32,10 @@ impl Kind for Outbox {
             )];
         }
         if n.dir.starts_with('~') {
-            return vec![format!("{at}.dir = {:?}: ~ is not expanded; give an absolute path or one under the root", n.dir)];
+            return vec![format!(
+                "{at}.dir = {:?}: ~ is not expanded; give an absolute path or one under the root",
+                n.dir
+            )];
         }
         Vec::new()
     }
@@ -47,7 +50,8 @@ impl Kind for Outbox {
         let bytes = serde_json::to_vec_pretty(payload).unwrap_or_default();
         let path = dir.join(file_name(payload, &bytes));
         let fail = |why: String| SendError::NeedsAttention(format!("outbox {}: {why}", dir.display()));
-        std::fs::create_dir_all(&dir).map_err(|e| fail(format!("could not create it ({})", crate::exit::io_reason(&e))))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| fail(format!("could not create it ({})", crate::exit::io_reason(&e))))?;
         crate::paths::write_atomic(&path, &bytes).map_err(|e| fail(e.0))?;
         // The document holds no secret, but it is nobody else's business.
         use std::os::unix::fs::PermissionsExt;
@@ -65,9 +69,10 @@ pub fn folder(dir: &str, root: &Path) -> PathBuf {
 /// `<UTC time>_<kind>_<8 hex>.json` for a document. Pure.
 pub fn file_name(doc: &Value, bytes: &[u8]) -> String {
     let ts = doc["ts"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-    let time = ts.map_or_else(|| "unknown-time".into(), |t| {
-        t.with_timezone(&chrono::Utc).format("%Y%m%dT%H%M%S%.3fZ").to_string()
-    });
+    let time = ts.map_or_else(
+        || "unknown-time".into(),
+        |t| t.with_timezone(&chrono::Utc).format("%Y%m%dT%H%M%S%.3fZ").to_string(),
+    );
     let kind: String = doc["kind"].as_str().unwrap_or("message").chars().filter(char::is_ascii_alphanumeric).collect();
     format!("{time}_{kind}_{:08x}.json", fnv1a(bytes) as u32)
 }

@@ -239,7 +239,9 @@ fn work_channel(
         let more = k + 1 < count;
         let report = match attempt(channel, &mut n, root, until) {
             Ok(()) => Report::Left { channel: index, kind: n.kind, refused: None, more },
-            Err(e @ SendError::Rejected(_)) => Report::Left { channel: index, kind: n.kind, refused: Some((n, e)), more },
+            Err(e @ SendError::Rejected(_)) => {
+                Report::Left { channel: index, kind: n.kind, refused: Some((n, e)), more }
+            }
             Err(error) => {
                 let _ = tx.send(Report::Stopped { channel: index, attempts: n.attempts, error });
                 return;

@@ -279,7 +279,8 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     }
     let phases: Vec<String> = day.phases.iter().map(|p| format!("{} {}", p.name, p.status.verb())).collect();
     let summary = format!("Daily {status}: {}", phases.join(", "));
-    let outcome = crate::pings::Outcome { status, failed: !day.errors.is_empty(), summary, duration: day.started.elapsed() };
+    let outcome =
+        crate::pings::Outcome { status, failed: !day.errors.is_empty(), summary, duration: day.started.elapsed() };
     crate::pings::send_all(&cfg.ping, crate::pings::On::Daily, &outcome);
     if !day.errors.is_empty() {
         return Err(fail!("{}", day.errors.join("; ")));
