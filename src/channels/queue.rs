@@ -48,6 +48,15 @@ pub fn deliver(
         ));
         return Ok(Vec::new());
     }
+    let mut stranded: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for p in st.pending_notifications.iter().filter(|p| channels.iter().all(|c| c.name() != p.channel)) {
+        *stranded.entry(p.channel.clone()).or_default() += 1;
+    }
+    for (name, k) in stranded {
+        log::warn(&format!(
+            "{k} notification(s) wait for channel {name:?}, which is not configured (renamed or removed?): configure it again to send them"
+        ));
+    }
     state::save(paths, lock, st)?;
     let summary = deliver_pending(st, channels, &paths.root, BUDGET, |now| {
         // A failed save here only widens the window for a repeat: the final
@@ -297,4 +306,106 @@ fn set_undeliverable(state: &mut State, n: Notification) {
     let excess = list.len().saturating_sub(KEEP_UNDELIVERABLE);
     list.drain(..excess);
     state.extra.insert(key.into(), Value::Array(list));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::Problem;
+    use std::sync::Mutex;
+
+    /// A channel that answers as told and records what it was sent.
+    struct Fake {
+        name: &'static str,
+        answer: fn() -> std::result::Result<(), SendError>,
+        hang: bool,
+        sent: Mutex<Vec<Value>>,
+    }
+
+    impl Channel for Fake {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn label(&self) -> String {
+            self.name.into()
+        }
+        fn target(&self) -> String {
+            String::new()
+        }
+        fn validate(&self, _at: &str) -> Vec<String> {
+            Vec::new()
+        }
+        fn secrets(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn redact(&mut self) {}
+        fn preflight(&self) -> Vec<Problem> {
+            Vec::new()
+        }
+        fn takes(&self, kind: NotificationKind) -> bool {
+            self.name != "alerts-only" || kind == NotificationKind::Alert
+        }
+        fn render(&self, msg: &Message) -> Value {
+            Value::String(msg.title.clone())
+        }
+        fn send(&self, payload: &Value, timeout: Duration, _root: &Path) -> std::result::Result<(), SendError> {
+            if self.hang {
+                std::thread::sleep(timeout);
+                return Err(SendError::NoAnswer("no answer".into()));
+            }
+            self.sent.lock().unwrap().push(payload.clone());
+            (self.answer)()
+        }
+        fn timeout(&self) -> Duration {
+            Duration::from_secs(30)
+        }
+    }
+
+    fn fake(name: &'static str, hang: bool) -> Fake {
+        Fake { name, answer: || Ok(()), hang, sent: Mutex::default() }
+    }
+
+    fn msg(kind: NotificationKind, title: &str) -> Message {
+        let mut m = crate::channels::document::tests::alert();
+        m.kind = kind;
+        m.title = title.into();
+        m
+    }
+
+    #[test]
+    fn a_hung_channel_holds_back_no_other_and_no_try_outlives_the_budget() {
+        let (hung, fine, picky) = (fake("hung", true), fake("fine", false), fake("alerts-only", false));
+        let channels: Vec<&dyn Channel> = vec![&hung, &fine, &picky];
+        let mut st = State::default();
+        enqueue(&mut st, &msg(NotificationKind::Alert, "one"), &channels);
+        enqueue(&mut st, &msg(NotificationKind::Recovery, "two"), &channels);
+        assert_eq!(st.pending_notifications.len(), 5, "the recovery went to a channel that takes only alerts");
+        let started = Instant::now();
+        let mut saves = 0;
+        let summary = deliver_pending(&mut st, &channels, Path::new("/"), Duration::from_millis(800), |_| saves += 1);
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(*fine.sent.lock().unwrap(), [Value::from("one"), Value::from("two")]);
+        assert_eq!(*picky.sent.lock().unwrap(), [Value::from("one")]);
+        let left: Vec<(&str, NotificationKind)> =
+            st.pending_notifications.iter().map(|n| (n.channel.as_str(), n.kind)).collect();
+        assert_eq!(left, [("hung", NotificationKind::Alert), ("hung", NotificationKind::Recovery)]);
+        assert_eq!(st.pending_notifications[0].attempts, 1);
+        assert_eq!(summary.delivered.len(), 3);
+        assert_eq!(summary.errors.len(), 1);
+        assert_eq!(saves, 1, "the state is saved after `one` left the fine channel, before `two` was tried");
+        assert_eq!(st.last_delivery_error.as_deref(), Some("no answer"));
+    }
+
+    #[test]
+    fn a_refused_message_moves_aside_and_the_next_goes_out() {
+        let refusing =
+            Fake { name: "r", answer: || Err(SendError::Rejected("bad".into())), hang: false, sent: Mutex::default() };
+        let channels: Vec<&dyn Channel> = vec![&refusing];
+        let mut st = State::default();
+        enqueue(&mut st, &msg(NotificationKind::Alert, "one"), &channels);
+        enqueue(&mut st, &msg(NotificationKind::Alert, "two"), &channels);
+        deliver_pending(&mut st, &channels, Path::new("/"), Duration::from_secs(5), |_| {});
+        assert!(st.pending_notifications.is_empty());
+        assert_eq!(st.extra["undeliverable_notifications"].as_array().unwrap().len(), 2);
+    }
 }
