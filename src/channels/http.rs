@@ -98,11 +98,12 @@ pub fn answer(label: &str, code: u16, retry_after: Option<&str>, text: &str) -> 
 pub fn transport(label: &str, t: &ureq::Transport) -> SendError {
     let full = t.to_string();
     let source = std::error::Error::source(t).map(|s| s.to_string()).unwrap_or_default();
-    let text = match (t.message(), source.is_empty()) {
-        (Some(m), _) => format!("{}: {m}", t.kind()),
-        (None, false) => format!("{}: {source}", t.kind()),
-        (None, true) => t.kind().to_string(),
-    };
+    let mut text = t.kind().to_string();
+    for part in [t.message().unwrap_or_default(), source.as_str()] {
+        if !part.is_empty() && !text.contains(part) {
+            text = format!("{text}: {part}");
+        }
+    }
     let hung = [full.as_str(), source.as_str()]
         .iter()
         .any(|s| s.contains("timed out") || s.contains("WouldBlock") || s.contains("temporarily unavailable"));
