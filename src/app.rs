@@ -1,6 +1,6 @@
 //! Loads the configuration once and dispatches each command.
 
-use crate::cli::{Cli, Command, ConfigAction};
+use crate::cli::{Cli, Command, ConfigAction, NotifyAction};
 use crate::config::{self, Config, Loaded, Source};
 use crate::exit::Result;
 use crate::fail;
@@ -60,6 +60,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Events(args) => crate::commands::events::run(&ctx.paths, &ctx.config, &args),
         Command::Silence(args) => crate::commands::silence::run(&ctx.paths, &ctx.config, &args),
         Command::Init(_) | Command::Completions { .. } | Command::Man => unreachable!("dispatched above"),
+        Command::Notify { action: NotifyAction::Test { channel, json } } => {
+            crate::commands::notify_test::run(&ctx.paths, &ctx.config, channel.as_deref(), json)
+        }
     }
 }
 

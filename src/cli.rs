@@ -56,6 +56,11 @@ pub enum Command {
     Events(EventsArgs),
     /// Silence checks for a while: they run and are recorded, but send nothing
     Silence(SilenceArgs),
+    /// Prove the channels work: send a test message now
+    Notify {
+        #[command(subcommand)]
+        action: NotifyAction,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +100,19 @@ pub struct SilenceArgs {
     /// End the silences of the given ids (none = all)
     #[arg(long)]
     pub clear: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyAction {
+    /// Send a `test` message through every configured channel (or the one
+    /// named) right now, not queued; exit 0 when all delivered, else 3
+    Test {
+        /// Only this channel: "discord" or a [[notify]] name
+        channel: Option<String>,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args, Clone, Copy)]

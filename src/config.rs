@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channels::Channel;
 pub use crate::channels::discord::Discord;
+pub use crate::channels::notify::Notify;
 use crate::checks::Check;
 pub use crate::checks::Severity;
 pub use crate::checks::http::Api;
@@ -19,6 +20,7 @@ pub use crate::checks::postgres::Database;
 pub use crate::checks::redis::Redis;
 use crate::exit::{Error, Result};
 use crate::fail;
+pub use crate::pings::Ping;
 use crate::validate;
 
 /// The whole configuration file.
@@ -37,6 +39,10 @@ pub struct Config {
     pub launchagents: LaunchAgents,
     /// Where notifications go.
     pub discord: Discord,
+    /// More channels: slack, ntfy, webhook, command, outbox, macos.
+    pub notify: Vec<Notify>,
+    /// Dead man's switches pinged at the end of every run.
+    pub ping: Vec<Ping>,
     /// The daily run.
     pub daily: Daily,
     /// How the two LaunchAgents are generated.
@@ -420,6 +426,22 @@ pub fn validate(c: &Config) -> Vec<String> {
         }
     }
     errs.extend(c.discord.validate("discord"));
+    let mut names = std::collections::HashSet::new();
+    for (i, n) in c.notify.iter().enumerate() {
+        let at = format!("notify[{i}]");
+        errs.extend(n.validate(&at));
+        if !n.name.is_empty() && !names.insert(n.name.as_str()) {
+            errs.push(format!("{at}.name = {:?}: another [[notify]] has the same name; names must be unique", n.name));
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, p) in c.ping.iter().enumerate() {
+        let at = format!("ping[{i}]");
+        errs.extend(p.validate(&at));
+        if !p.name.is_empty() && !names.insert(p.name.as_str()) {
+            errs.push(format!("{at}.name = {:?}: another [[ping]] has the same name; names must be unique", p.name));
+        }
+    }
 
     if c.daily.hour > 23 {
         errs.push(format!("daily.hour = {}: must be between 0 and 23", c.daily.hour));
@@ -490,6 +512,7 @@ impl Config {
         if self.discord.enabled() {
             all.push(&self.discord);
         }
+        all.extend(self.notify.iter().map(|n| n as &dyn Channel));
         all
     }
 
@@ -500,6 +523,8 @@ impl Config {
             check.redact();
         }
         c.discord.redact();
+        c.notify.iter_mut().for_each(Channel::redact);
+        c.ping.iter_mut().for_each(Ping::redact);
         c
     }
 
@@ -507,6 +532,8 @@ impl Config {
     pub fn secrets(&self) -> Vec<String> {
         let mut s: Vec<String> = self.checks().iter().flat_map(|(_, c)| c.secrets()).collect();
         s.extend(self.discord.secrets());
+        s.extend(self.notify.iter().flat_map(Channel::secrets));
+        s.extend(self.ping.iter().flat_map(Ping::secrets));
         s
     }
 
@@ -527,7 +554,8 @@ impl Config {
     pub fn notifications_target(&self) -> String {
         let channels = self.channels();
         if channels.is_empty() {
-            "off (no webhook configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK)".to_string()
+            "off (no webhook configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK, or add a [[notify]] channel)"
+                .to_string()
         } else {
             channels.iter().map(|c| c.target()).collect::<Vec<_>>().join(", ")
         }
@@ -625,6 +653,29 @@ mod tests {
     }
 
     #[test]
+    fn notify_and_ping_entries_are_checked_by_key() {
+        let e = parse_str("[[notify]]\nname = 'a'\ntype = 'slack'\nurl = 'https://x/y'\n\n[[notify]]\nname = 'b'\ntype = 'ntfy'\nuri = 'x'\n")
+            .unwrap_err();
+        assert!(e.0.contains("ops_atomic.toml:9:1") && e.0.contains("uri"), "{e}");
+        let e = parse_str("[[notify]]\nname = 'a'\ntype = 'teams'\n").unwrap_err();
+        assert!(e.0.contains(":3:") && e.0.contains("teams"), "{e}");
+        let e = parse_str("[[ping]]\nname = 'hc'\nurl = 'https://hc-ping.com/u'\nstyle = 'kuma'\n").unwrap_err();
+        assert!(e.0.contains(":4:") && e.0.contains("kuma"), "{e}");
+        let c = parse_str(
+            "[[notify]]\nname = 'a'\ntype = 'slack'\n[[notify]]\nname = 'a'\ntype = 'outbox'\ndir = '/tmp/o'\n[[ping]]\nname = 'hc'\n",
+        )
+        .unwrap();
+        let errs = validate(&c).join("\n");
+        for key in [
+            "notify[0].url is missing: a slack channel needs the incoming-webhook URL",
+            "notify[1].name",
+            "ping[0].url",
+        ] {
+            assert!(errs.contains(key), "{key} missing in {errs}");
+        }
+    }
+
+    #[test]
     fn env_overrides_the_file() {
         let env = |n: &str| match n {
             "OPS_ALERT_THRESHOLD" => Some("5".to_string()),
@@ -657,13 +708,21 @@ mod tests {
         c.redis.url = "redis://:hunter2@127.0.0.1:6379".into();
         c.database.url = "postgresql://app:s3cret@127.0.0.1/db".into();
         c.discord.webhook_url = "https://discord.com/api/webhooks/123/tok-EN".into();
+        c.notify = parse_str(
+            "[[notify]]\nname = 'chat'\ntype = 'slack'\nurl = 'https://hooks.slack.com/services/T0/B0/sl4ck'\n",
+        )
+        .unwrap()
+        .notify;
+        c.ping = parse_str("[[ping]]\nname = 'hc'\nurl = 'https://hc-ping.com/uu1d-pinG'\n").unwrap().ping;
         let shown = toml::to_string(&c.redacted()).unwrap();
-        for s in ["hunter2", "s3cret", "tok-EN"] {
+        for s in ["hunter2", "s3cret", "tok-EN", "sl4ck", "uu1d-pinG"] {
             assert!(!shown.contains(s), "{s} leaked: {shown}");
         }
-        let secrets = c.secrets();
-        for s in ["hunter2", "s3cret", "tok-EN"] {
-            assert!(secrets.iter().any(|x| x == s), "{s} not in {secrets:?}");
+        let shown: Config = toml::from_str(&shown).unwrap();
+        assert!(validate(&shown).join("\n").contains("notify[0].url holds `***`"));
+        let secrets = c.secrets().join(" ");
+        for s in ["hunter2", "s3cret", "tok-EN", "sl4ck", "uu1d-pinG"] {
+            assert!(secrets.contains(s), "{s} not in {secrets:?}");
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod incidents;
 pub mod launchd;
 pub mod log;
 pub mod paths;
+pub mod pings;
 pub mod proc;
 pub mod report;
 pub mod secret;

@@ -49,8 +49,21 @@ const FINE_POLL: Duration = Duration::from_millis(250);
 
 /// Runs `program args...` in `cwd` (if given), kills it after `timeout`.
 pub fn run(program: &Path, args: &[&str], cwd: Option<&Path>, timeout: Duration) -> Result<Outcome, SpawnError> {
+    run_with_input(program, args, cwd, timeout, None)
+}
+
+/// [`run`], with `input` written to the child's stdin (then closed) on a
+/// helper thread, so a child that does not read cannot block us.
+pub fn run_with_input(
+    program: &Path,
+    args: &[&str],
+    cwd: Option<&Path>,
+    timeout: Duration,
+    input: Option<&[u8]>,
+) -> Result<Outcome, SpawnError> {
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let stdin = if input.is_some() { Stdio::piped() } else { Stdio::null() };
+    cmd.args(args).stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
@@ -59,6 +72,14 @@ pub fn run(program: &Path, args: &[&str], cwd: Option<&Path>, timeout: Duration)
         std::io::ErrorKind::NotFound => SpawnError::NotFound,
         _ => SpawnError::Other(e),
     })?;
+    if let (Some(mut pipe), Some(bytes)) = (child.stdin.take(), input) {
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            // A child that exits without reading closes the pipe: not our error.
+            let _ = pipe.write_all(&bytes);
+        });
+    }
     let out = child.stdout.take().map(reader);
     let err = child.stderr.take().map(reader);
     let mut timed_out = false;
@@ -193,6 +214,15 @@ mod tests {
         assert_eq!(o.code, Some(7));
         assert_eq!(o.stdout.trim(), "out");
         assert_eq!(o.stderr.trim(), "err");
+    }
+
+    #[test]
+    fn input_reaches_stdin() {
+        let o = run_with_input(Path::new("cat"), &[], None, Duration::from_secs(5), Some(b"doc")).unwrap();
+        assert!(o.success());
+        assert_eq!(o.stdout, "doc");
+        let o = run_with_input(Path::new("true"), &[], None, Duration::from_secs(5), Some(&[b'x'; 1 << 20])).unwrap();
+        assert!(o.success(), "a child that does not read must not block the run");
     }
 
     #[test]

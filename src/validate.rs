@@ -19,6 +19,16 @@ pub fn url(errs: &mut Vec<String>, key: &str, raw: &str, schemes: &[&str], hint:
     }
 }
 
+/// `key = raw`: not a URL copied from `config show`, where secrets read
+/// `***` (it would send to the wrong place, or nowhere).
+pub fn not_redacted(errs: &mut Vec<String>, key: &str, raw: &str) {
+    if raw.contains("***") || raw.contains("%2A%2A%2A") {
+        errs.push(format!(
+            "{key} holds `***`: it was pasted from `config show`, which hides secrets; paste the real URL"
+        ));
+    }
+}
+
 pub fn check_url(raw: &str, schemes: &[&str]) -> Result<(), String> {
     let u = url::Url::parse(raw).map_err(|e| format!("not a valid URL ({e})"))?;
     if !schemes.contains(&u.scheme()) {

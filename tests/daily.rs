@@ -81,7 +81,7 @@ command = ["no-such-program-for-ops-atomic"]
     assert!(report.contains("Output of **fails** (last lines):\n\n```\nfirst line\nboom\n```"), "{report}");
     assert!(report.contains("timed out after 1 s (killed)"), "{report}");
     // A failing phase never stops the ones after it.
-    assert!(run.stderr.contains("▶ Phase 5/5: Discord"), "{run}");
+    assert!(run.stderr.contains("▶ Phase 5/5: Notify"), "{run}");
     assert!(run.stderr.contains("=== Daily Complete: ❌ CRITICAL ==="), "{run}");
 }
 
@@ -370,7 +370,7 @@ fn a_week_of_history_and_reports_is_handled_quickly() {
 }
 
 // ---------------------------------------------------------------------------
-// Phases 3 and 5: Discord
+// Phases 3 and 5: Notify prep and Notify
 
 #[test]
 fn a_failed_phase_sends_one_red_daily_message() {
@@ -481,7 +481,7 @@ fn an_unwritable_report_folder_exits_3_after_every_phase_ran() {
     let run = ops(&root).arg("daily").run();
     run.expect_code(3);
     assert!(run.stdout.contains("❌ Phase 4/5: Report failed"), "{run}");
-    assert!(run.stdout.contains("▶ Phase 5/5: Discord"), "{run}");
+    assert!(run.stdout.contains("▶ Phase 5/5: Notify"), "{run}");
     assert!(run.stderr.contains("could not write the report"), "{run}");
 }
 
@@ -494,7 +494,7 @@ fn progress_lines_show_each_phase_starting_and_ending() {
     run.expect_code(0);
     let out = &run.stdout;
     assert!(out.contains("=== OPS-Atomic Daily Starting ==="), "{run}");
-    for (n, name) in [(1, "Smoke tests"), (2, "API verification"), (3, "Notify prep"), (4, "Report"), (5, "Discord")] {
+    for (n, name) in [(1, "Smoke tests"), (2, "API verification"), (3, "Notify prep"), (4, "Report"), (5, "Notify")] {
         assert!(out.contains(&format!("▶ Phase {n}/5: {name}")), "{run}");
     }
     assert!(out.contains("✅ Phase 4/5: Report passed ("), "{run}");

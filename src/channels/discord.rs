@@ -1,5 +1,6 @@
 //! Discord: a webhook body with one embed (pure), and one POST per attempt.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,7 @@ impl Channel for Discord {
         let mut errs = Vec::new();
         validate::timeout_ms(&mut errs, &format!("{at}.timeout_ms"), self.timeout_ms);
         if self.enabled() {
+            validate::not_redacted(&mut errs, &format!("{at}.webhook_url"), &self.webhook_url);
             validate::url(
                 &mut errs,
                 &format!("{at}.webhook_url"),
@@ -87,7 +89,7 @@ impl Channel for Discord {
     fn render(&self, msg: &Message) -> Value {
         payload(msg, &self.username)
     }
-    fn send(&self, payload: &Value, timeout: Duration) -> Result<(), SendError> {
+    fn send(&self, payload: &Value, timeout: Duration, _root: &Path) -> Result<(), SendError> {
         post(&with_wait(&self.webhook_url), payload, timeout)
     }
     fn timeout(&self) -> Duration {

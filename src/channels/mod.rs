@@ -1,16 +1,30 @@
 //! Where messages go: the `Channel` seam every channel implements, the
 //! channel-neutral [`Message`], and the never-lost queue ([`queue`]).
 //!
-//! A channel is one file here. Its struct is both its config section and its
-//! implementation: `render` turns a message into the payload stored in the
-//! queue (pure, unit-tested without a network) and `send` makes one attempt
-//! to deliver a stored payload (the I/O, at the edge). Order, retries, rate
-//! limits, the time budget and the undeliverable list live once, in
-//! [`queue`], for every channel. `config::Config::channels` is the registry.
+//! A channel is one file here. `render` turns a message into the payload
+//! stored in the queue (pure, unit-tested without a network) and `send`
+//! makes one attempt to deliver a stored payload (the I/O, at the edge).
+//! Order, retries, rate limits, the time budget and the undeliverable list
+//! live once, in [`queue`], for every channel. `[discord]` is its own
+//! section ([`discord::Discord`]); every other channel is a `[[notify]]`
+//! entry ([`notify::Notify`]) whose `type` picks the file that renders and
+//! sends it ([`notify::Type`] is that registry). The event document that
+//! webhook, command and outbox deliver is built once, in [`document`].
+//! `config::Config::channels` lists the configured channels.
 
+pub mod command;
 pub mod discord;
+pub mod document;
+pub mod http;
+pub mod macos;
+pub mod notify;
+pub mod ntfy;
+pub mod outbox;
 pub mod queue;
+pub mod slack;
+pub mod webhook;
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -81,6 +95,25 @@ pub enum SendError {
     /// The channel is misconfigured or gone (404, 401/403): needs a person;
     /// the message stays queued. The text says what to do.
     NeedsAttention(String),
+    /// The channel cannot work on this machine right now (no `osascript`
+    /// for macOS notifications): nothing is wrong with the message or the
+    /// configuration, so its messages wait and the run says so once, as a
+    /// warning rather than an error.
+    Unavailable(String),
+}
+
+impl SendError {
+    /// Whether this is worth a WARN line rather than an ERROR: it may well
+    /// fix itself by the next run.
+    pub fn is_passing(&self) -> bool {
+        matches!(
+            self,
+            SendError::Temporary(_)
+                | SendError::NoAnswer(_)
+                | SendError::RateLimited { .. }
+                | SendError::Unavailable(_)
+        )
+    }
 }
 
 impl std::fmt::Display for SendError {
@@ -89,6 +122,7 @@ impl std::fmt::Display for SendError {
             SendError::Temporary(m)
             | SendError::NoAnswer(m)
             | SendError::NeedsAttention(m)
+            | SendError::Unavailable(m)
             | SendError::Rejected(m) => f.write_str(m),
             SendError::RateLimited { why, .. } => f.write_str(why),
         }
@@ -121,10 +155,17 @@ pub trait Channel: Send + Sync {
     fn preflight(&self) -> Vec<Problem> {
         Vec::new()
     }
-    /// The payload stored in the queue for this message. Pure.
+    /// Whether it gets messages of this kind (`events`; all by default).
+    fn takes(&self, _kind: NotificationKind) -> bool {
+        true
+    }
+    /// The payload stored in the queue for this message. Pure, and free of
+    /// secrets: what the channel needs to send it (URL, headers) is added
+    /// by `send`.
     fn render(&self, msg: &Message) -> Value;
-    /// One attempt to deliver a stored payload, within `timeout`.
-    fn send(&self, payload: &Value, timeout: Duration) -> Result<(), SendError>;
+    /// One attempt to deliver a stored payload, within `timeout`; `root` is
+    /// the working directory of anything it runs.
+    fn send(&self, payload: &Value, timeout: Duration, root: &Path) -> Result<(), SendError>;
     /// Its own time limit for one attempt.
     fn timeout(&self) -> Duration;
 }

@@ -3,11 +3,14 @@
 //! A message is rendered for its channel and stored in the state's
 //! `pending_notifications` (naming its channel), and the state is saved
 //! before the network is touched. It leaves the queue only when its channel
-//! confirmed it. Each channel is worked oldest first and stops at its first
-//! failure, so its order is kept; a dead channel never delays another. A
+//! confirmed it. Each channel is worked oldest first on its own thread and
+//! stops at its first failure, so its order is kept; a dead or hung channel
+//! never delays another, and every try ends within the run's budget. A
 //! message a channel refuses for good moves to `undeliverable_notifications`
 //! (the last 20 are kept) so it cannot block the ones after it.
 
+use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -41,12 +44,21 @@ pub fn deliver(
     }
     if channels.is_empty() {
         log::warn(&format!(
-            "{n} notification(s) pending but no webhook is configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK"
+            "{n} notification(s) pending but no channel is configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK, or add a [[notify]] channel"
         ));
         return Ok(Vec::new());
     }
+    let mut stranded: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for p in st.pending_notifications.iter().filter(|p| channels.iter().all(|c| c.name() != p.channel)) {
+        *stranded.entry(p.channel.clone()).or_default() += 1;
+    }
+    for (name, k) in stranded {
+        log::warn(&format!(
+            "{k} notification(s) wait for channel {name:?}, which is not configured (renamed or removed?): configure it again to send them"
+        ));
+    }
     state::save(paths, lock, st)?;
-    let summary = deliver_pending(st, channels, BUDGET, |now| {
+    let summary = deliver_pending(st, channels, &paths.root, BUDGET, |now| {
         // A failed save here only widens the window for a repeat: the final
         // save after delivery reports its own error.
         if let Err(e) = state::save(paths, lock, now) {
@@ -61,10 +73,7 @@ pub fn deliver(
         let label = channels.iter().find(|c| c.name() == name).map_or_else(|| name.clone(), |c| c.label());
         let left = st.pending_notifications.iter().filter(|p| &p.channel == name).count();
         let msg = format!("{label} delivery failed: {e}; {left} notification(s) kept for the next run");
-        match e {
-            SendError::Temporary(_) | SendError::NoAnswer(_) | SendError::RateLimited { .. } => log::warn(&msg),
-            _ => log::error(&msg),
-        }
+        if e.is_passing() { log::warn(&msg) } else { log::error(&msg) }
     }
     Ok(summary.delivered)
 }
@@ -92,85 +101,181 @@ pub struct Summary {
     pub errors: Vec<(String, SendError)>,
 }
 
-/// Renders `msg` once for each channel and adds it to their queues.
+/// Renders `msg` once for each channel that takes its kind (`events`) and
+/// adds it to their queues. The payload is scrubbed of every known secret:
+/// what a channel needs to send it (URL, headers) is added when sending.
 pub fn enqueue(st: &mut State, msg: &Message, channels: &[&dyn Channel]) {
-    for ch in channels {
+    for ch in channels.iter().filter(|c| c.takes(msg.kind)) {
         st.pending_notifications.push(Notification {
             channel: ch.name().to_string(),
             kind: msg.kind,
             created_at: msg.timestamp,
-            payload: ch.render(msg),
+            payload: scrubbed(ch.render(msg)),
             attempts: 0,
             last_error: None,
         });
     }
 }
 
-/// Delivers what is pending, channel by channel, oldest first. Messages for
-/// a channel that is not configured stay queued. `checkpoint` sees the state
-/// each time a message has left the queue while others wait, so the caller
-/// can save it: a run killed while a later message is still being tried then
-/// does not send the earlier one again. No new attempt starts once `budget`
-/// has passed; what is left waits for the next run.
+/// Sends `msg` through `channel` now, without the queue (`notify test`):
+/// the same tries and rate-limit waits as a queued message.
+pub fn send_now(channel: &dyn Channel, msg: &Message, root: &Path) -> std::result::Result<(), SendError> {
+    let mut n = Notification {
+        channel: channel.name().to_string(),
+        kind: msg.kind,
+        created_at: msg.timestamp,
+        payload: scrubbed(channel.render(msg)),
+        attempts: 0,
+        last_error: None,
+    };
+    attempt(channel, &mut n, root, Instant::now() + BUDGET)
+}
+
+fn scrubbed(v: Value) -> Value {
+    let text = v.to_string();
+    let clean = crate::secret::scrub(&text);
+    if clean == text { v } else { serde_json::from_str(&clean).unwrap_or(v) }
+}
+
+/// What a channel's thread tells the main thread.
+enum Report {
+    /// The head of its queue left it (delivered, or refused for good and
+    /// moved aside). `more`: it waits for the state to be saved, then goes on.
+    Left { channel: usize, kind: NotificationKind, refused: Option<(Notification, SendError)>, more: bool },
+    /// It stopped at its head, which stays queued.
+    Stopped { channel: usize, attempts: u32, error: SendError },
+}
+
+/// Delivers what is pending, oldest first per channel, the channels side
+/// by side (a thread each), so a hung or slow channel never delays another.
+/// Messages for a channel that is not configured stay queued. `checkpoint`
+/// sees the state each time a message has left the queue while its channel
+/// has more: the channel waits for it, so a run killed while a later
+/// message is being tried never sends the earlier one again. No try starts
+/// after `budget`, and no try outlives it: what is left waits for the next
+/// run, and the whole delivery stays bounded.
 pub fn deliver_pending(
     state: &mut State,
     channels: &[&dyn Channel],
+    root: &Path,
     budget: Duration,
     mut checkpoint: impl FnMut(&State),
 ) -> Summary {
-    let started = Instant::now();
+    let until = Instant::now() + budget;
     let mut summary = Summary::default();
-    let mut changed = false;
-    for channel in channels {
-        let name = channel.name().to_string();
-        while let Some(i) = state.pending_notifications.iter().position(|n| n.channel == name) {
-            if started.elapsed() >= budget {
-                summary.errors.push((
-                    name.clone(),
-                    SendError::Temporary(format!("delivery time budget of {} s spent", budget.as_secs())),
-                ));
-                break;
-            }
-            if changed {
-                checkpoint(state);
-                changed = false;
-            }
-            let next = &mut state.pending_notifications[i];
-            match attempt(*channel, next, started + budget) {
-                Ok(()) => {
-                    let done = state.pending_notifications.remove(i);
-                    summary.delivered.push(Delivered { channel: name.clone(), kind: done.kind });
-                    changed = true;
+    let work: Vec<(usize, Vec<Notification>)> = channels
+        .iter()
+        .enumerate()
+        .map(|(i, ch)| (i, state.pending_notifications.iter().filter(|n| n.channel == ch.name()).cloned().collect()))
+        .filter(|(_, q): &(usize, Vec<Notification>)| !q.is_empty())
+        .collect();
+    let mut delivered: Vec<(usize, Delivered)> = Vec::new();
+    let mut errors: Vec<(usize, String, SendError)> = Vec::new();
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<Report>();
+        let mut acks = Vec::new();
+        for (i, queue) in work {
+            let (ack_tx, ack_rx) = mpsc::channel::<()>();
+            acks.push((i, ack_tx));
+            let (tx, channel) = (tx.clone(), channels[i]);
+            scope.spawn(move || work_channel(i, channel, queue, root, until, budget, &tx, &ack_rx));
+        }
+        drop(tx);
+        for report in rx {
+            match report {
+                Report::Left { channel, kind, refused, more } => {
+                    let name = channels[channel].name();
+                    if let Some(at) = state.pending_notifications.iter().position(|n| n.channel == name) {
+                        state.pending_notifications.remove(at);
+                    }
+                    match refused {
+                        None => delivered.push((channel, Delivered { channel: name.to_string(), kind })),
+                        Some((mut bad, e)) => {
+                            bad.last_error = Some(crate::secret::scrub(&e.to_string()));
+                            set_undeliverable(state, bad);
+                            errors.push((channel, name.to_string(), e));
+                        }
+                    }
+                    if more {
+                        checkpoint(state);
+                        if let Some((_, ack)) = acks.iter().find(|(i, _)| *i == channel) {
+                            let _ = ack.send(());
+                        }
+                    }
                 }
-                Err(SendError::Rejected(m)) => {
-                    let mut bad = state.pending_notifications.remove(i);
-                    bad.last_error = Some(crate::secret::scrub(&m));
-                    set_undeliverable(state, bad);
-                    summary.errors.push((name.clone(), SendError::Rejected(m)));
-                    changed = true;
-                }
-                Err(e) => {
-                    next.last_error = Some(crate::secret::scrub(&e.to_string()));
-                    summary.errors.push((name.clone(), e));
-                    break;
+                Report::Stopped { channel, attempts, error } => {
+                    let name = channels[channel].name();
+                    if let Some(head) = state.pending_notifications.iter_mut().find(|n| n.channel == name) {
+                        head.attempts = attempts;
+                        head.last_error = Some(crate::secret::scrub(&error.to_string()));
+                    }
+                    errors.push((channel, name.to_string(), error));
                 }
             }
         }
-    }
+    });
+    // In channel order (each channel's own order kept), whatever the threads' timing.
+    delivered.sort_by_key(|(i, _)| *i);
+    errors.sort_by_key(|(i, _, _)| *i);
+    summary.delivered = delivered.into_iter().map(|(_, d)| d).collect();
+    summary.errors = errors.into_iter().map(|(_, name, e)| (name, e)).collect();
     let stopped =
         summary.errors.iter().rev().find(|(name, _)| state.pending_notifications.iter().any(|n| &n.channel == name));
     state.last_delivery_error = stopped.map(|(_, e)| crate::secret::scrub(&e.to_string()));
     summary
 }
 
+/// One channel's thread: its queue, oldest first, until it is empty, a
+/// message fails, or the budget is spent.
+#[allow(clippy::too_many_arguments)]
+fn work_channel(
+    index: usize,
+    channel: &dyn Channel,
+    queue: Vec<Notification>,
+    root: &Path,
+    until: Instant,
+    budget: Duration,
+    tx: &mpsc::Sender<Report>,
+    ack: &mpsc::Receiver<()>,
+) {
+    let count = queue.len();
+    for (k, mut n) in queue.into_iter().enumerate() {
+        if Instant::now() >= until {
+            let why = format!("delivery time budget of {} s spent", budget.as_secs());
+            let _ = tx.send(Report::Stopped { channel: index, attempts: n.attempts, error: SendError::Temporary(why) });
+            return;
+        }
+        let more = k + 1 < count;
+        let report = match attempt(channel, &mut n, root, until) {
+            Ok(()) => Report::Left { channel: index, kind: n.kind, refused: None, more },
+            Err(e @ SendError::Rejected(_)) => {
+                Report::Left { channel: index, kind: n.kind, refused: Some((n, e)), more }
+            }
+            Err(error) => {
+                let _ = tx.send(Report::Stopped { channel: index, attempts: n.attempts, error });
+                return;
+            }
+        };
+        if tx.send(report).is_err() || (more && ack.recv().is_err()) {
+            return;
+        }
+    }
+}
+
 /// One message: up to [`MAX_TRIES`] tries, waiting out a short rate limit,
-/// never starting a try after `until`.
-fn attempt(channel: &dyn Channel, n: &mut Notification, until: Instant) -> std::result::Result<(), SendError> {
+/// never starting a try after `until` nor letting one run past it.
+fn attempt(
+    channel: &dyn Channel,
+    n: &mut Notification,
+    root: &Path,
+    until: Instant,
+) -> std::result::Result<(), SendError> {
     n.attempts = n.attempts.saturating_add(1);
     let mut tries = 0;
     loop {
         tries += 1;
-        let err = match channel.send(&n.payload, channel.timeout()) {
+        let left = until.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let err = match channel.send(&n.payload, channel.timeout().min(left), root) {
             Ok(()) => return Ok(()),
             Err(SendError::RateLimited { wait, why }) => {
                 if wait > MAX_RETRY_AFTER || tries >= MAX_TRIES || Instant::now() + wait >= until {
@@ -201,4 +306,106 @@ fn set_undeliverable(state: &mut State, n: Notification) {
     let excess = list.len().saturating_sub(KEEP_UNDELIVERABLE);
     list.drain(..excess);
     state.extra.insert(key.into(), Value::Array(list));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::Problem;
+    use std::sync::Mutex;
+
+    /// A channel that answers as told and records what it was sent.
+    struct Fake {
+        name: &'static str,
+        answer: fn() -> std::result::Result<(), SendError>,
+        hang: bool,
+        sent: Mutex<Vec<Value>>,
+    }
+
+    impl Channel for Fake {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn label(&self) -> String {
+            self.name.into()
+        }
+        fn target(&self) -> String {
+            String::new()
+        }
+        fn validate(&self, _at: &str) -> Vec<String> {
+            Vec::new()
+        }
+        fn secrets(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn redact(&mut self) {}
+        fn preflight(&self) -> Vec<Problem> {
+            Vec::new()
+        }
+        fn takes(&self, kind: NotificationKind) -> bool {
+            self.name != "alerts-only" || kind == NotificationKind::Alert
+        }
+        fn render(&self, msg: &Message) -> Value {
+            Value::String(msg.title.clone())
+        }
+        fn send(&self, payload: &Value, timeout: Duration, _root: &Path) -> std::result::Result<(), SendError> {
+            if self.hang {
+                std::thread::sleep(timeout);
+                return Err(SendError::NoAnswer("no answer".into()));
+            }
+            self.sent.lock().unwrap().push(payload.clone());
+            (self.answer)()
+        }
+        fn timeout(&self) -> Duration {
+            Duration::from_secs(30)
+        }
+    }
+
+    fn fake(name: &'static str, hang: bool) -> Fake {
+        Fake { name, answer: || Ok(()), hang, sent: Mutex::default() }
+    }
+
+    fn msg(kind: NotificationKind, title: &str) -> Message {
+        let mut m = crate::channels::document::tests::alert();
+        m.kind = kind;
+        m.title = title.into();
+        m
+    }
+
+    #[test]
+    fn a_hung_channel_holds_back_no_other_and_no_try_outlives_the_budget() {
+        let (hung, fine, picky) = (fake("hung", true), fake("fine", false), fake("alerts-only", false));
+        let channels: Vec<&dyn Channel> = vec![&hung, &fine, &picky];
+        let mut st = State::default();
+        enqueue(&mut st, &msg(NotificationKind::Alert, "one"), &channels);
+        enqueue(&mut st, &msg(NotificationKind::Recovery, "two"), &channels);
+        assert_eq!(st.pending_notifications.len(), 5, "the recovery went to a channel that takes only alerts");
+        let started = Instant::now();
+        let mut saves = 0;
+        let summary = deliver_pending(&mut st, &channels, Path::new("/"), Duration::from_millis(800), |_| saves += 1);
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(*fine.sent.lock().unwrap(), [Value::from("one"), Value::from("two")]);
+        assert_eq!(*picky.sent.lock().unwrap(), [Value::from("one")]);
+        let left: Vec<(&str, NotificationKind)> =
+            st.pending_notifications.iter().map(|n| (n.channel.as_str(), n.kind)).collect();
+        assert_eq!(left, [("hung", NotificationKind::Alert), ("hung", NotificationKind::Recovery)]);
+        assert_eq!(st.pending_notifications[0].attempts, 1);
+        assert_eq!(summary.delivered.len(), 3);
+        assert_eq!(summary.errors.len(), 1);
+        assert_eq!(saves, 1, "the state is saved after `one` left the fine channel, before `two` was tried");
+        assert_eq!(st.last_delivery_error.as_deref(), Some("no answer"));
+    }
+
+    #[test]
+    fn a_refused_message_moves_aside_and_the_next_goes_out() {
+        let refusing =
+            Fake { name: "r", answer: || Err(SendError::Rejected("bad".into())), hang: false, sent: Mutex::default() };
+        let channels: Vec<&dyn Channel> = vec![&refusing];
+        let mut st = State::default();
+        enqueue(&mut st, &msg(NotificationKind::Alert, "one"), &channels);
+        enqueue(&mut st, &msg(NotificationKind::Alert, "two"), &channels);
+        deliver_pending(&mut st, &channels, Path::new("/"), Duration::from_secs(5), |_| {});
+        assert!(st.pending_notifications.is_empty());
+        assert_eq!(st.extra["undeliverable_notifications"].as_array().unwrap().len(), 2);
+    }
 }

@@ -211,7 +211,7 @@ fn list_agents(dir: &Path) -> Agents {
 /// One block of the file per config section, in the file's order (the order
 /// of `Config`). A new check kind or channel adds its block here.
 pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] =
-    &[header, monitor, redis, database, api, launchagents, discord, daily, launchd];
+    &[header, monitor, redis, database, api, launchagents, discord, notify, ping, daily, launchd];
 
 /// The whole file: every section with its defaults and a comment per key.
 pub fn render(found: &Found, defaults: &Config) -> String {
@@ -367,6 +367,35 @@ fn api(d: &mut Doc, _: &Found, _: &Config) {
         "e.g. { Authorization = \"Bearer ${API_TOKEN}\" }: ${VAR} comes from the environment",
     );
     d.example("severity", a.severity, "what a failure counts as");
+}
+
+fn notify(d: &mut Doc, _: &Found, _: &Config) {
+    d.raw("\n");
+    d.comment(
+        "More channels, each with its own queue: slack, ntfy, webhook, command, outbox, macos\n\
+         (the README shows each). Remove the # of each line to reach your phone through ntfy,\n\
+         then try it with `ops-atomic notify test phone`.",
+    );
+    d.raw("#[[notify]]\n");
+    d.example("name", "phone", "unique, [a-z0-9_-]+");
+    d.example("type", "ntfy", "slack | ntfy | webhook | command | outbox | macos");
+    d.example("url", "https://ntfy.sh/my-ops-atomic-topic", "slack, ntfy, webhook");
+    d.example("events", ["alert", "recovery"], "which messages it gets; [] = all");
+    d.example("timeout_ms", 5000, "one delivery attempt");
+}
+
+fn ping(d: &mut Doc, _: &Found, _: &Config) {
+    d.raw("\n");
+    d.comment(
+        "A dead man's switch, pinged at the end of every run: when the Mac or ops-atomic\n\
+         stops, healthchecks.io (or Uptime Kuma) notices the silence.",
+    );
+    d.raw("#[[ping]]\n");
+    d.example("name", "healthchecks", "unique");
+    d.example("url", "https://hc-ping.com/your-check-uuid", "the check's ping URL");
+    d.example("style", "healthchecks", "healthchecks | uptime-kuma | plain");
+    d.example("on", "heartbeat", "heartbeat | daily");
+    d.example("timeout_ms", 5000, "a late ping means nothing, so it is never queued");
 }
 
 fn launchagents(d: &mut Doc, f: &Found, c: &Config) {

@@ -3,5 +3,6 @@
 
 pub mod events;
 pub mod init;
+pub mod notify_test;
 pub mod shell;
 pub mod silence;

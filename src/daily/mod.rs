@@ -1,7 +1,7 @@
 //! `ops-atomic daily`: the five phases of the daily run (SPEC §8).
 //!
 //! The phases are Smoke tests, API verification, Notify prep, Report
-//! (24-hour summary and housekeeping) and Discord. They run in order and
+//! (24-hour summary and housekeeping) and Notify. They run in order and
 //! each is caught on its own: a phase that fails, or crashes on a bug, is
 //! reported as failed and the next one still runs.
 //!
@@ -262,7 +262,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     day.phases.push(p);
     let p = run_phase(4, "Report", || report_phase(ctx, &mut day));
     day.phases.push(p);
-    let p = run_phase(5, "Discord", || notify::send(ctx, &mut day, args.no_notify));
+    let p = run_phase(5, "Notify", || notify::send(ctx, &mut day, args.no_notify));
     day.phases.push(p);
 
     // The final report holds all five phases; phase 4 wrote it without phase 5.
@@ -277,6 +277,11 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     if args.json {
         print_json(ctx, &day, status);
     }
+    let phases: Vec<String> = day.phases.iter().map(|p| format!("{} {}", p.name, p.status.verb())).collect();
+    let summary = format!("Daily {status}: {}", phases.join(", "));
+    let outcome =
+        crate::pings::Outcome { status, failed: !day.errors.is_empty(), summary, duration: day.started.elapsed() };
+    crate::pings::send_all(&cfg.ping, crate::pings::On::Daily, &outcome);
     if !day.errors.is_empty() {
         return Err(fail!("{}", day.errors.join("; ")));
     }

@@ -12,7 +12,7 @@ use crate::state::{self, NotificationKind};
 
 use super::{Day, Item, Outcome, PhaseStatus, Setup};
 
-const OFF: &str = "notifications off: no webhook configured (set discord.webhook_url or DISCORD_OPS_WEBHOOK)";
+const OFF: &str = "notifications off: no channel configured (set discord.webhook_url or DISCORD_OPS_WEBHOOK, or add a [[notify]] channel)";
 
 /// What phase 5 did, for `--json`.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -41,7 +41,7 @@ struct PhaseRow<'a> {
     outputs: &'a [super::Output],
 }
 
-const NAMES: [&str; PHASES] = ["Smoke tests", "API verification", "Notify prep", "Report", "Discord"];
+const NAMES: [&str; PHASES] = ["Smoke tests", "API verification", "Notify prep", "Report", "Notify"];
 
 fn phase_rows(phases: &[Phase]) -> Vec<PhaseRow<'_>> {
     (1..=PHASES)

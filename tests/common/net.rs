@@ -295,6 +295,12 @@ impl HttpStub {
     pub fn hits(&self, path: &str) -> usize {
         self.requests.lock().unwrap().iter().filter(|r| r.path == path).count()
     }
+
+    /// The requests that asked for `path` (without query), in arrival order:
+    /// method, query, headers and body of each (channel and ping sinks).
+    pub fn requests_to(&self, path: &str) -> Vec<Request> {
+        self.requests.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect()
+    }
 }
 
 // ---------------------------------------------------------------------------
