@@ -725,4 +725,23 @@ mod tests {
             assert!(secrets.contains(s), "{s} not in {secrets:?}");
         }
     }
+
+    #[test]
+    fn hostile_names_labels_and_pasted_redactions_are_refused() {
+        let c = parse_str(
+            "[redis]\nurl = 'redis://:***@127.0.0.1:6379'\n[database]\nurl = 'postgresql://u:***@h/db'\n[launchagents]\nlabels = ['../x', \"a\\u0007b\"]\n[[api]]\nname = \"Evil\\n# injected\"\nurl = 'http://h/'\n[discord]\nwebhook_url = 'https://discord.com/api/webhooks/1/***'\n",
+        )
+        .unwrap();
+        let errs = validate(&c).join("\n");
+        for key in [
+            "redis.url holds `***`",
+            "database.url holds `***`",
+            "discord.webhook_url holds `***`",
+            "launchagents.labels[0]",
+            "launchagents.labels[1]",
+            "api[0].name",
+        ] {
+            assert!(errs.contains(key), "{key} missing in {errs}");
+        }
+    }
 }

@@ -108,22 +108,15 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         log::error(&e.0);
         failures.push(e.0);
     }
-    let delivered = queue::deliver(paths, &lock, &mut st, &channels, args.no_notify)?;
-    let notified: Vec<incidents::Event> = delivered
-        .iter()
-        .map(|d| {
-            let mut e = incidents::Event::new(Utc::now(), "", "", "notified", "");
-            e.channel = Some(d.channel.clone());
-            e.notification = Some(d.kind.as_str().to_string());
-            e
-        })
-        .collect();
-    if let Err(e) = crate::events::append(paths, &notified) {
-        log::warn(&e.0);
-    }
-    let sent: Vec<NotificationKind> = delivered.into_iter().map(|d| d.kind).collect();
     state::save(paths, &lock, &st)?;
     drop(lock);
+    // Delivery waits on the network, so it runs without the state lock.
+    let delivery = queue::deliver(paths, &channels, args.no_notify)?;
+    if let Some(fresh) = state::peek(paths) {
+        st.pending_notifications = fresh.pending_notifications;
+    }
+    st.last_delivery_error = delivery.last_error.clone();
+    let sent: Vec<NotificationKind> = delivery.delivered.iter().map(|d| d.kind).collect();
 
     // Step 6: the report. Its failure exits 3, but the state above stands.
     let duration_ms = started.elapsed().as_millis() as u64;

@@ -70,7 +70,6 @@ impl Ping {
                 "{at}.url is missing: give the ping URL your monitor shows (e.g. https://hc-ping.com/<uuid>)"
             ));
         } else {
-            validate::not_redacted(&mut errs, &format!("{at}.url"), &self.url);
             validate::url(&mut errs, &format!("{at}.url"), &self.url, &["http", "https"], "");
         }
         validate::timeout_ms(&mut errs, &format!("{at}.timeout_ms"), self.timeout_ms);

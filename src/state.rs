@@ -211,6 +211,29 @@ pub struct Lock {
     file: File,
 }
 
+/// The delivery lock, held by the one run that is sending the queue.
+pub struct DeliveryLock {
+    _file: File,
+}
+
+/// Takes the delivery lock if no other run holds it; `None` when one does.
+/// It is released when the value is dropped (or the process dies).
+pub fn try_delivery_lock(paths: &Paths) -> Result<Option<DeliveryLock>> {
+    paths::ensure_dir(&paths.state_dir())?;
+    let path = paths.state_dir().join("ops_atomic_delivery.lock");
+    let file = paths::open_no_follow(
+        &path,
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false),
+        paths::FILE_MODE,
+    )
+    .map_err(|e| fail!("could not open the lock file {}: {}", path.display(), crate::exit::io_reason(&e)))?;
+    match file.try_lock_exclusive() {
+        Ok(()) => Ok(Some(DeliveryLock { _file: file })),
+        Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => Ok(None),
+        Err(e) => Err(fail!("could not lock {}: {}", path.display(), crate::exit::io_reason(&e))),
+    }
+}
+
 /// Takes the exclusive state lock, waiting at most `wait`.
 pub fn lock(paths: &Paths, wait: Duration, command: &str) -> Result<Lock> {
     paths::ensure_dir(&paths.state_dir())?;

@@ -403,3 +403,67 @@ fn the_daily_api_timeout_names_its_milliseconds() {
     assert!(report.contains("timed out after 300 ms"), "{report}\n{run}");
     assert!(!report.contains("Network Error ms"), "{report}");
 }
+
+#[test]
+fn a_slow_webhook_never_holds_the_state_lock_and_nothing_is_sent_twice() {
+    // Eight messages queued for a webhook that takes a second each: the run
+    // delivering them holds no lock another heartbeat needs, the other run
+    // leaves the queue to it, and every message goes out exactly once.
+    let sink = WebhookSink::start();
+    sink.set_default(SinkReply::Slow(Duration::from_millis(1000)));
+    let api = HttpStub::start();
+    api.route("/svc", Route::ok("ok"));
+    let root = TestRoot::new();
+    root.write_config(&format!(
+        "[redis]\nenabled = false\n[database]\nenabled = false\n[[api]]\nname = \"Service\"\nurl = \"{}\"\n[discord]\nwebhook_url = \"{}\"\n",
+        api.url("/svc"),
+        sink.url()
+    ));
+    let queued: Vec<serde_json::Value> = (0..8)
+        .map(|i| {
+            serde_json::json!({
+                "channel": "discord", "kind": "alert", "created_at": "2025-10-27T17:00:00Z",
+                "payload": {"content": format!("queued {i}")}, "attempts": 0
+            })
+        })
+        .collect();
+    root.write_state(&serde_json::json!({"version": 2, "runs": 1, "pending_notifications": queued}));
+
+    let mut first = ops(&root).arg("heartbeat").command().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let waited = Instant::now();
+    while sink.posts().is_empty() && waited.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!sink.posts().is_empty(), "the first run never started delivering");
+    let second = ops(&root).arg("heartbeat").env("OPS_ATOMIC_LOCK_WAIT_MS", "3000").run();
+    second.expect_code(0);
+    assert!(second.stdout.contains("another run is delivering them"), "{second}");
+    assert!(first.wait().unwrap().success());
+
+    let contents: Vec<String> = sink.posts().iter().map(|p| p.content().to_string()).collect();
+    let expected: Vec<String> = (0..8).map(|i| format!("queued {i}")).collect();
+    assert_eq!(contents, expected, "each queued message once, in order");
+    assert_eq!(root.state()["pending_notifications"], serde_json::json!([]));
+    ops(&root).arg("heartbeat").run().expect_code(0);
+    assert_eq!(sink.posts().len(), 8, "a message was sent twice");
+}
+
+#[test]
+fn a_redirecting_webhook_does_not_confirm_a_message() {
+    let sink = WebhookSink::start();
+    sink.set_default(SinkReply::Status(307, String::new()));
+    let root = TestRoot::new();
+    root.write_config(&format!(
+        "[redis]\nenabled = false\n[database]\nenabled = false\n[discord]\nwebhook_url = \"{}\"\n",
+        sink.url()
+    ));
+    let queued = serde_json::json!([{
+        "channel": "discord", "kind": "alert", "created_at": "2025-10-27T17:00:00Z",
+        "payload": {"content": "must arrive"}, "attempts": 0
+    }]);
+    root.write_state(&serde_json::json!({"version": 2, "pending_notifications": queued}));
+    let run = ops(&root).arg("heartbeat").run();
+    run.expect_code(0);
+    assert!(run.stdout.contains("HTTP 307"), "{run}");
+    assert_eq!(root.state()["pending_notifications"].as_array().unwrap().len(), 1, "a redirect confirmed the message");
+}

@@ -60,7 +60,6 @@ impl Channel for Discord {
         let mut errs = Vec::new();
         validate::timeout_ms(&mut errs, &format!("{at}.timeout_ms"), self.timeout_ms);
         if self.enabled() {
-            validate::not_redacted(&mut errs, &format!("{at}.webhook_url"), &self.webhook_url);
             validate::url(
                 &mut errs,
                 &format!("{at}.webhook_url"),

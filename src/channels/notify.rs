@@ -193,9 +193,6 @@ impl Channel for Notify {
         if kind.keys().contains(&Key::Headers) {
             validate::headers(&mut errs, &format!("{at}.headers"), &self.headers);
         }
-        if kind.keys().contains(&Key::Url) && !self.url.is_empty() {
-            validate::not_redacted(&mut errs, &format!("{at}.url"), &self.url);
-        }
         errs.extend(kind.validate(self, at));
         errs
     }

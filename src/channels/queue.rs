@@ -19,37 +19,68 @@ use super::{Channel, Message, SendError};
 use crate::exit::Result;
 use crate::log;
 use crate::paths::Paths;
-use crate::state::{self, Lock, Notification, NotificationKind, State};
+use crate::state::{self, Notification, NotificationKind, State};
 
 /// The whole delivery of one run is bounded by this.
 pub const BUDGET: Duration = Duration::from_secs(60);
 
-/// Sends what is pending through the configured channels (call with the
-/// state lock held), saving the queue before the network is touched so that
-/// a crash mid-delivery loses nothing. Logs what went and what was kept.
-pub fn deliver(
-    paths: &Paths,
-    lock: &Lock,
-    st: &mut State,
-    channels: &[&dyn Channel],
-    no_notify: bool,
-) -> Result<Vec<Delivered>> {
-    let n = st.pending_notifications.len();
+/// What a run's delivery left behind, for its report and `--json`.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub delivered: Vec<Delivered>,
+    /// Messages still queued after it.
+    pub pending: usize,
+    /// Why the last delivery failed, while something is pending.
+    pub last_error: Option<String>,
+    /// Another run was delivering: this one sent nothing.
+    pub skipped: bool,
+}
+
+/// Sends what is pending through the configured channels. Call it WITHOUT
+/// the state lock: the network is never waited on under that lock, so a
+/// slow channel never makes the next heartbeat time out on it.
+///
+/// One run delivers at a time, under its own lock; a run that finds another
+/// delivering leaves the queue to it (its own messages are already queued,
+/// and go out with that run or the next). The queue is read under the state
+/// lock, worked from a copy, and each message that left it is removed from
+/// the state under the lock again before the next one of its channel is
+/// tried, so a kill never sends a confirmed message twice and messages other
+/// runs queued meanwhile are kept. `notified` events are written as they leave.
+pub fn deliver(paths: &Paths, channels: &[&dyn Channel], no_notify: bool) -> Result<Outcome> {
+    let peek = |o: &mut Outcome| {
+        if let Some(st) = state::peek(paths) {
+            o.pending = st.pending_notifications.len();
+            o.last_error = st.last_delivery_error;
+        }
+    };
+    let mut outcome = Outcome::default();
+    peek(&mut outcome);
+    let n = outcome.pending;
     if n == 0 {
-        return Ok(Vec::new());
+        return Ok(outcome);
     }
     if no_notify {
         log::info(&format!("{n} notification(s) pending; not sent (--no-notify)"));
-        return Ok(Vec::new());
+        return Ok(outcome);
     }
     if channels.is_empty() {
         log::warn(&format!(
             "{n} notification(s) pending but no channel is configured: set discord.webhook_url or DISCORD_OPS_WEBHOOK, or add a [[notify]] channel"
         ));
-        return Ok(Vec::new());
+        return Ok(outcome);
     }
+    let Some(_delivering) = state::try_delivery_lock(paths)? else {
+        log::info(&format!("{n} notification(s) pending; another run is delivering them"));
+        outcome.skipped = true;
+        return Ok(outcome);
+    };
+    let before = {
+        let lock = state::lock(paths, state::lock_wait(), "delivery")?;
+        state::load(paths, &lock)?
+    };
     let mut stranded: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for p in st.pending_notifications.iter().filter(|p| channels.iter().all(|c| c.name() != p.channel)) {
+    for p in before.pending_notifications.iter().filter(|p| channels.iter().all(|c| c.name() != p.channel)) {
         *stranded.entry(p.channel.clone()).or_default() += 1;
     }
     for (name, k) in stranded {
@@ -57,25 +88,82 @@ pub fn deliver(
             "{k} notification(s) wait for channel {name:?}, which is not configured (renamed or removed?): configure it again to send them"
         ));
     }
-    state::save(paths, lock, st)?;
-    let summary = deliver_pending(st, channels, &paths.root, BUDGET, |now| {
-        // A failed save here only widens the window for a repeat: the final
-        // save after delivery reports its own error.
-        if let Err(e) = state::save(paths, lock, now) {
-            log::warn(&format!("could not save the state between deliveries: {e}"));
+    let mut work = before.clone();
+    let mut recorded = 0;
+    let mut problems = Vec::new();
+    let mut write_back = |now: &State, delivered: &[Delivered], problems: &mut Vec<String>| {
+        let result = state::lock(paths, state::lock_wait(), "delivery").and_then(|lock| {
+            let mut real = state::load(paths, &lock)?;
+            merge(&mut real, &before.pending_notifications, now);
+            state::save(paths, &lock, &real)?;
+            crate::events::append(paths, &notified(&delivered[recorded.min(delivered.len())..]))
+        });
+        recorded = delivered.len();
+        if let Err(e) = result {
+            // Only widens the window for a repeat; said once at the end.
+            problems.push(e.0);
         }
+    };
+    let mut so_far: Vec<Delivered> = Vec::new();
+    let summary = deliver_pending(&mut work, channels, &paths.root, BUDGET, |now, left| {
+        so_far.extend(left.iter().cloned());
+        write_back(now, &so_far, &mut problems);
     });
+    write_back(&work, &summary.delivered, &mut problems);
+    if let Some(p) = problems.last() {
+        log::warn(&format!("could not record a delivery in the state: {p}; a message may be sent again"));
+    }
     for d in &summary.delivered {
         let label = channels.iter().find(|c| c.name() == d.channel).map_or_else(|| d.channel.clone(), |c| c.label());
         log::info(&format!("{label} {} delivered", d.kind.as_str()));
     }
     for (name, e) in &summary.errors {
         let label = channels.iter().find(|c| c.name() == name).map_or_else(|| name.clone(), |c| c.label());
-        let left = st.pending_notifications.iter().filter(|p| &p.channel == name).count();
+        let left = work.pending_notifications.iter().filter(|p| &p.channel == name).count();
         let msg = format!("{label} delivery failed: {e}; {left} notification(s) kept for the next run");
         if e.is_passing() { log::warn(&msg) } else { log::error(&msg) }
     }
-    Ok(summary.delivered)
+    outcome.delivered = summary.delivered;
+    peek(&mut outcome);
+    Ok(outcome)
+}
+
+/// `notified` events for messages that left their queue.
+fn notified(delivered: &[Delivered]) -> Vec<crate::incidents::Event> {
+    delivered
+        .iter()
+        .map(|d| {
+            let mut e = crate::incidents::Event::new(chrono::Utc::now(), "", "", "notified", "");
+            e.channel = Some(d.channel.clone());
+            e.notification = Some(d.kind.as_str().to_string());
+            e
+        })
+        .collect()
+}
+
+/// The same queued message, whatever its attempts: channel, kind, time, payload.
+fn same(a: &Notification, b: &Notification) -> bool {
+    a.channel == b.channel && a.kind == b.kind && a.created_at == b.created_at && a.payload == b.payload
+}
+
+/// Applies what a delivery did to a copy of the queue (`before` → `now`) to
+/// the state as it is now: messages that left are removed, attempts and
+/// errors carried over, the undeliverable list taken; messages other runs
+/// queued meanwhile stay, in their place.
+fn merge(real: &mut State, before: &[Notification], now: &State) {
+    let gone: Vec<&Notification> =
+        before.iter().filter(|b| !now.pending_notifications.iter().any(|a| same(a, b))).collect();
+    real.pending_notifications.retain(|n| !gone.iter().any(|g| same(g, n)));
+    for n in &mut real.pending_notifications {
+        if let Some(a) = now.pending_notifications.iter().find(|a| same(a, n)) {
+            n.attempts = a.attempts;
+            n.last_error = a.last_error.clone();
+        }
+    }
+    real.last_delivery_error = now.last_delivery_error.clone();
+    if let Some(list) = now.extra.get("undeliverable_notifications") {
+        real.extra.insert("undeliverable_notifications".into(), list.clone());
+    }
 }
 
 /// Tries of one message in one run.
@@ -106,6 +194,12 @@ pub struct Summary {
 /// what a channel needs to send it (URL, headers) is added when sending.
 pub fn enqueue(st: &mut State, msg: &Message, channels: &[&dyn Channel]) {
     for ch in channels.iter().filter(|c| c.takes(msg.kind)) {
+        // Through a long outage of a channel, reminders would pile up in its
+        // queue: a new one replaces the one still waiting, which says less.
+        // Alerts and recoveries are never folded away.
+        if msg.kind == NotificationKind::Reminder {
+            st.pending_notifications.retain(|n| !(n.channel == ch.name() && n.kind == NotificationKind::Reminder));
+        }
         st.pending_notifications.push(Notification {
             channel: ch.name().to_string(),
             kind: msg.kind,
@@ -159,7 +253,7 @@ pub fn deliver_pending(
     channels: &[&dyn Channel],
     root: &Path,
     budget: Duration,
-    mut checkpoint: impl FnMut(&State),
+    mut checkpoint: impl FnMut(&State, &[Delivered]),
 ) -> Summary {
     let until = Instant::now() + budget;
     let mut summary = Summary::default();
@@ -188,8 +282,13 @@ pub fn deliver_pending(
                     if let Some(at) = state.pending_notifications.iter().position(|n| n.channel == name) {
                         state.pending_notifications.remove(at);
                     }
+                    let mut left = Vec::new();
                     match refused {
-                        None => delivered.push((channel, Delivered { channel: name.to_string(), kind })),
+                        None => {
+                            let d = Delivered { channel: name.to_string(), kind };
+                            left.push(d.clone());
+                            delivered.push((channel, d));
+                        }
                         Some((mut bad, e)) => {
                             bad.last_error = Some(crate::secret::scrub(&e.to_string()));
                             set_undeliverable(state, bad);
@@ -197,7 +296,7 @@ pub fn deliver_pending(
                         }
                     }
                     if more {
-                        checkpoint(state);
+                        checkpoint(state, &left);
                         if let Some((_, ack)) = acks.iter().find(|(i, _)| *i == channel) {
                             let _ = ack.send(());
                         }
@@ -382,7 +481,8 @@ mod tests {
         assert_eq!(st.pending_notifications.len(), 5, "the recovery went to a channel that takes only alerts");
         let started = Instant::now();
         let mut saves = 0;
-        let summary = deliver_pending(&mut st, &channels, Path::new("/"), Duration::from_millis(800), |_| saves += 1);
+        let summary =
+            deliver_pending(&mut st, &channels, Path::new("/"), Duration::from_millis(800), |_, _| saves += 1);
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         assert_eq!(*fine.sent.lock().unwrap(), [Value::from("one"), Value::from("two")]);
         assert_eq!(*picky.sent.lock().unwrap(), [Value::from("one")]);
@@ -397,6 +497,37 @@ mod tests {
     }
 
     #[test]
+    fn a_waiting_reminder_is_replaced_by_the_next_and_alerts_are_kept() {
+        let ch = fake("c", false);
+        let channels: Vec<&dyn Channel> = vec![&ch];
+        let mut st = State::default();
+        enqueue(&mut st, &msg(NotificationKind::Alert, "down"), &channels);
+        for i in 0..50 {
+            enqueue(&mut st, &msg(NotificationKind::Reminder, &format!("still down {i}")), &channels);
+        }
+        enqueue(&mut st, &msg(NotificationKind::Recovery, "up"), &channels);
+        let titles: Vec<&Value> = st.pending_notifications.iter().map(|n| &n.payload).collect();
+        assert_eq!(titles, [&Value::from("down"), &Value::from("still down 49"), &Value::from("up")]);
+    }
+
+    #[test]
+    fn merging_keeps_what_other_runs_queued_and_drops_what_left() {
+        let ch = fake("c", false);
+        let channels: Vec<&dyn Channel> = vec![&ch];
+        let mut before = State::default();
+        enqueue(&mut before, &msg(NotificationKind::Alert, "one"), &channels);
+        enqueue(&mut before, &msg(NotificationKind::Alert, "two"), &channels);
+        let mut after = before.clone();
+        after.pending_notifications.remove(0);
+        after.pending_notifications[0].attempts = 2;
+        let mut real = before.clone();
+        enqueue(&mut real, &msg(NotificationKind::Recovery, "three"), &channels);
+        merge(&mut real, &before.pending_notifications, &after);
+        let left: Vec<(&Value, u32)> = real.pending_notifications.iter().map(|n| (&n.payload, n.attempts)).collect();
+        assert_eq!(left, [(&Value::from("two"), 2), (&Value::from("three"), 0)]);
+    }
+
+    #[test]
     fn a_refused_message_moves_aside_and_the_next_goes_out() {
         let refusing =
             Fake { name: "r", answer: || Err(SendError::Rejected("bad".into())), hang: false, sent: Mutex::default() };
@@ -404,7 +535,7 @@ mod tests {
         let mut st = State::default();
         enqueue(&mut st, &msg(NotificationKind::Alert, "one"), &channels);
         enqueue(&mut st, &msg(NotificationKind::Alert, "two"), &channels);
-        deliver_pending(&mut st, &channels, Path::new("/"), Duration::from_secs(5), |_| {});
+        deliver_pending(&mut st, &channels, Path::new("/"), Duration::from_secs(5), |_, _| {});
         assert!(st.pending_notifications.is_empty());
         assert_eq!(st.extra["undeliverable_notifications"].as_array().unwrap().len(), 2);
     }

@@ -39,8 +39,10 @@ impl Check for LaunchAgents {
     fn validate(&self, at: &str) -> Vec<String> {
         let mut errs = Vec::new();
         for (i, l) in self.labels.iter().enumerate() {
-            if l.is_empty() || l.chars().any(char::is_whitespace) {
-                errs.push(format!("{at}.labels[{i}] = {l:?}: labels must be non-empty and contain no whitespace"));
+            if l.is_empty() || l.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+                errs.push(format!(
+                    "{at}.labels[{i}] = {l:?}: labels must be non-empty, without whitespace, control characters or '/'"
+                ));
             }
         }
         errs

@@ -48,7 +48,9 @@ impl Check for Database {
         let mut errs = Vec::new();
         crate::validate::timeout_ms(&mut errs, &format!("{at}.timeout_ms"), self.timeout_ms);
         if self.enabled {
-            if let Err(why) = check_database_url(&self.url) {
+            if self.url.contains("***") {
+                crate::validate::not_redacted(&mut errs, &format!("{at}.url"), &self.url);
+            } else if let Err(why) = check_database_url(&self.url) {
                 errs.push(format!("{at}.url = {:?}: {why}", secret::redact_url(&self.url)));
             }
             if self.query.trim().is_empty() {

@@ -144,14 +144,14 @@ fn queue_and_deliver(ctx: &Setup, day: &mut Day, decided: bool, no_notify: bool)
     if let Some(msg) = &msg {
         queue::enqueue(&mut st, msg, &channels);
     }
-    let delivered = queue::deliver(ctx.paths, &lock, &mut st, &channels, no_notify)?;
     state::save(ctx.paths, &lock, &st)?;
     drop(lock);
+    let delivery = queue::deliver(ctx.paths, &channels, no_notify)?;
     day.notify = Delivery {
         decided,
-        delivered: delivered.iter().map(|d| d.kind).collect(),
-        pending: st.pending_notifications.len(),
-        error: st.last_delivery_error.clone(),
+        delivered: delivery.delivered.iter().map(|d| d.kind).collect(),
+        pending: delivery.pending,
+        error: delivery.last_error,
     };
     Ok(())
 }

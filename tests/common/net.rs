@@ -329,6 +329,8 @@ pub enum SinkReply {
     Status(u16, String),
     /// Accept and never answer.
     Hang,
+    /// Answer 204, like Discord without `wait`, but only after this long.
+    Slow(Duration),
 }
 
 impl SinkReply {
@@ -363,6 +365,7 @@ impl SinkReply {
             SinkReply::UnknownWebhook => Route::json(404, &json!({"message": "Unknown Webhook", "code": 10015})),
             SinkReply::Status(status, body) => Route::status(*status, body),
             SinkReply::Hang => Route::hang(),
+            SinkReply::Slow(d) => Route { headers: vec![], ..Route::status(204, "") }.delay(*d),
         }
     }
 }
