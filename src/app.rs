@@ -10,7 +10,6 @@ use crate::paths::Paths;
 pub struct Ctx {
     pub paths: Paths,
     pub loaded: Loaded,
-    pub config: Config,
 }
 
 impl Ctx {
@@ -19,8 +18,7 @@ impl Ctx {
         let named = cli.config.as_deref().map(crate::paths::absolute);
         let loaded = config::load(&paths.default_config(), named.as_deref(), &|n| std::env::var(n).ok())?;
         crate::secret::register(loaded.config.secrets());
-        let config = loaded.config.clone();
-        Ok(Ctx { paths, loaded, config })
+        Ok(Ctx { paths, loaded })
     }
 }
 
@@ -57,11 +55,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Status(args) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, &args),
         Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx.paths, &ctx.loaded, agent),
         Command::Config { action } => config_command(&ctx, action),
-        Command::Events(args) => crate::commands::events::run(&ctx.paths, &ctx.config, &args),
-        Command::Silence(args) => crate::commands::silence::run(&ctx.paths, &ctx.config, &args),
+        Command::Events(args) => crate::commands::events::run(&ctx.paths, &ctx.loaded.config, &args),
+        Command::Silence(args) => crate::commands::silence::run(&ctx.paths, &ctx.loaded.config, &args),
         Command::Init(_) | Command::Completions { .. } | Command::Man => unreachable!("dispatched above"),
         Command::Notify { action: NotifyAction::Test { channel, json } } => {
-            crate::commands::notify_test::run(&ctx.paths, &ctx.config, channel.as_deref(), json)
+            crate::commands::notify_test::run(&ctx.paths, &ctx.loaded.config, channel.as_deref(), json)
         }
     }
 }
@@ -90,7 +88,7 @@ fn config_command(ctx: &Ctx, action: ConfigAction) -> Result<u8> {
         }
         ConfigAction::Show => {
             let text =
-                toml::to_string(&ctx.config.redacted()).map_err(|e| fail!("could not print the configuration: {e}"))?;
+                toml::to_string(&ctx.loaded.config.redacted()).map_err(|e| fail!("could not print the configuration: {e}"))?;
             println!("# effective configuration: {source}{overrides}\n# secrets are shown as ***\n");
             print!("{}", crate::secret::scrub(&text));
             Ok(0)

@@ -200,28 +200,28 @@ pub fn enqueue(st: &mut State, msg: &Message, channels: &[&dyn Channel]) {
         if msg.kind == NotificationKind::Reminder {
             st.pending_notifications.retain(|n| !(n.channel == ch.name() && n.kind == NotificationKind::Reminder));
         }
-        st.pending_notifications.push(Notification {
-            channel: ch.name().to_string(),
-            kind: msg.kind,
-            created_at: msg.timestamp,
-            payload: scrubbed(ch.render(msg)),
-            attempts: 0,
-            last_error: None,
-        });
+        st.pending_notifications.push(rendered(*ch, msg));
     }
 }
 
-/// Sends `msg` through `channel` now, without the queue (`notify test`):
-/// the same tries and rate-limit waits as a queued message.
-pub fn send_now(channel: &dyn Channel, msg: &Message, root: &Path) -> std::result::Result<(), SendError> {
-    let mut n = Notification {
+/// `msg` rendered for `channel`, as a queue entry. The payload is scrubbed
+/// of every known secret: what the channel needs to send it (URL, headers)
+/// is added when sending.
+fn rendered(channel: &dyn Channel, msg: &Message) -> Notification {
+    Notification {
         channel: channel.name().to_string(),
         kind: msg.kind,
         created_at: msg.timestamp,
         payload: scrubbed(channel.render(msg)),
         attempts: 0,
         last_error: None,
-    };
+    }
+}
+
+/// Sends `msg` through `channel` now, without the queue (`notify test`):
+/// the same tries and rate-limit waits as a queued message.
+pub fn send_now(channel: &dyn Channel, msg: &Message, root: &Path) -> std::result::Result<(), SendError> {
+    let mut n = rendered(channel, msg);
     attempt(channel, &mut n, root, Instant::now() + BUDGET)
 }
 
