@@ -15,6 +15,7 @@
 //! the connection and never answers cannot stretch the run.
 
 pub mod command;
+pub mod cert;
 pub mod common;
 pub mod disk;
 pub mod file;

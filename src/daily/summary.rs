@@ -304,6 +304,7 @@ mod tests {
             status,
             latency_ms,
             message: String::new(),
+            metrics: Default::default(),
         }
     }
 
