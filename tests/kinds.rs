@@ -378,7 +378,9 @@ command = ["plugins/nope.sh"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["label"].as_str().unwrap().into(), m["value"].as_f64().unwrap(), m["unit"].as_str().unwrap().into()))
+        .map(|m| {
+            (m["label"].as_str().unwrap().into(), m["value"].as_f64().unwrap(), m["unit"].as_str().unwrap().into())
+        })
         .collect();
     assert_eq!(
         metrics,
@@ -403,7 +405,8 @@ command = ["plugins/nope.sh"]
     let (st, msg) = status_msg(&doc, "command:missing");
     assert_eq!(st, "fail");
     assert!(msg.contains("program not found") && msg.contains("plugins/nope.sh"), "{msg}");
-    let leaked: Vec<String> = root.files_containing("hunter2-tok").into_iter().filter(|f| !f.starts_with("plugins/")).collect();
+    let leaked: Vec<String> =
+        root.files_containing("hunter2-tok").into_iter().filter(|f| !f.starts_with("plugins/")).collect();
     assert!(leaked.is_empty(), "{leaked:?}");
 }
 
@@ -427,13 +430,80 @@ fn ssl(dir: &Path, args: &[&str]) {
 /// expire in 3 days (`soon.pem`) and expired yesterday (`expired.pem`), plus
 /// a self-signed one (`self.pem`); all with the key `leaf.key`.
 fn certificates(dir: &Path) {
-    ssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=ops-atomic test CA"]);
-    ssl(dir, &["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"]);
+    ssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=ops-atomic test CA",
+        ],
+    );
+    ssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
     std::fs::write(dir.join("ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
     for (name, days) in [("soon.pem", "3"), ("far.pem", "90"), ("expired.pem", "-1")] {
-        ssl(dir, &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", days, "-extfile", "ext", "-out", name]);
+        ssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "leaf.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                days,
+                "-extfile",
+                "ext",
+                "-out",
+                name,
+            ],
+        );
     }
-    ssl(dir, &["req", "-x509", "-key", "leaf.key", "-out", "self.pem", "-days", "5", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]);
+    ssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-key",
+            "leaf.key",
+            "-out",
+            "self.pem",
+            "-days",
+            "5",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+    );
 }
 
 /// `openssl s_server -www` with `cert` on a free port, until dropped.
@@ -465,7 +535,9 @@ fn certificates_expiring_soon_warn_and_expired_or_self_signed_fail() {
     let (_expired, expired) = tls_server(tmp.path(), "expired.pem");
     let (_selfs, selfs) = tls_server(tmp.path(), "self.pem");
     let api = |name: &str, port: u16| {
-        format!("[[api]]\nname = \"{name}\"\nurl = \"https://127.0.0.1:{port}/\"\ncert_min_days = 14\ntimeout_ms = 5000\n")
+        format!(
+            "[[api]]\nname = \"{name}\"\nurl = \"https://127.0.0.1:{port}/\"\ncert_min_days = 14\ntimeout_ms = 5000\n"
+        )
     };
     root.write_config(&format!(
         "{QUIET}{}{}{}{}",
@@ -474,11 +546,7 @@ fn certificates_expiring_soon_warn_and_expired_or_self_signed_fail() {
         api("expired", expired),
         api("self-signed", selfs)
     ));
-    let doc = ops(&root)
-        .args(["heartbeat", "--json"])
-        .env("SSL_CERT_FILE", tmp.path().join("ca.pem"))
-        .run()
-        .json();
+    let doc = ops(&root).args(["heartbeat", "--json"]).env("SSL_CERT_FILE", tmp.path().join("ca.pem")).run().json();
     let (st, msg) = status_msg(&doc, "api:soon");
     assert_eq!(st, "warn", "{msg}");
     assert!(msg.starts_with("HTTP 200; certificate expires in 2 days, on "), "{msg}");
@@ -622,7 +690,16 @@ cert_min_days = 5
     ));
     let shown = ops(&root).args(["config", "show"]).run();
     shown.expect_code(0);
-    for text in ["[[tcp]]", "address = \"127.0.0.1:1\"", "[[disk]]", "warn_free_percent = 15", "[[command]]", "timeout_s = 10", "[self]", "enabled = false"] {
+    for text in [
+        "[[tcp]]",
+        "address = \"127.0.0.1:1\"",
+        "[[disk]]",
+        "warn_free_percent = 15",
+        "[[command]]",
+        "timeout_s = 10",
+        "[self]",
+        "enabled = false",
+    ] {
         assert!(shown.stdout.contains(text), "{text} not shown:\n{shown}");
     }
 }

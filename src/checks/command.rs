@@ -244,8 +244,17 @@ mod tests {
             vec![m("/", 2643.0, "MB"), m("/boot", 68.0, "MB"), m("/home", 69357.0, "MB"), m("/var/log", 818.0, "MB")]
         );
         assert_eq!(
-            parse_perfdata("'time to connect'=0.002s;;;0.000;10.000 'it''s'=5 size=12.5% e=1.5e-3s c=3c;; u=U;1;2 bad junk=x ='1' -5=-5"),
-            vec![m("time to connect", 0.002, "s"), m("it's", 5.0, ""), m("size", 12.5, "%"), m("e", 0.0015, "s"), m("c", 3.0, "c"), m("-5", -5.0, "")]
+            parse_perfdata(
+                "'time to connect'=0.002s;;;0.000;10.000 'it''s'=5 size=12.5% e=1.5e-3s c=3c;; u=U;1;2 bad junk=x ='1' -5=-5"
+            ),
+            vec![
+                m("time to connect", 0.002, "s"),
+                m("it's", 5.0, ""),
+                m("size", 12.5, "%"),
+                m("e", 0.0015, "s"),
+                m("c", 3.0, "c"),
+                m("-5", -5.0, "")
+            ]
         );
         assert_eq!(parse_output("no perf here\n"), ("no perf here".into(), Vec::new()));
         assert_eq!(parse_output(""), (String::new(), Vec::new()));

@@ -145,9 +145,21 @@ mod tests {
 
     #[test]
     fn validation_names_each_key() {
-        let bad = Disk { path: "rel".into(), warn_free_percent: 101.0, min_free_percent: -1.0, min_free_gb: -1.0, ..Disk::default() };
+        let bad = Disk {
+            path: "rel".into(),
+            warn_free_percent: 101.0,
+            min_free_percent: -1.0,
+            min_free_gb: -1.0,
+            ..Disk::default()
+        };
         let errs = bad.validate("disk[0]").join("\n");
-        for key in ["disk[0].name", "disk[0].path", "disk[0].warn_free_percent", "disk[0].min_free_percent", "disk[0].min_free_gb"] {
+        for key in [
+            "disk[0].name",
+            "disk[0].path",
+            "disk[0].warn_free_percent",
+            "disk[0].min_free_percent",
+            "disk[0].min_free_gb",
+        ] {
             assert!(errs.contains(key), "{key} missing in {errs}");
         }
         let inverted = Disk { warn_free_percent: 5.0, min_free_percent: 10.0, ..disk() };

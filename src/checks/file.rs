@@ -75,10 +75,7 @@ impl Check for FileWatch {
     }
     fn run(&self, env: &Env) -> Vec<CheckResult> {
         let who = &self.idents()[0];
-        let memo: Memo = env
-            .memo(&who.id)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default();
+        let memo: Memo = env.memo(&who.id).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         let (status, message, memo) = check(self, std::fs::metadata(&self.path), now, memo);
         let mut r = CheckResult::new(who, status, message);
@@ -91,7 +88,12 @@ impl Check for FileWatch {
 }
 
 /// The verdict on what `stat` said at `now`, and the memo to keep.
-pub fn check(cfg: &FileWatch, meta: std::io::Result<std::fs::Metadata>, now: i64, mut memo: Memo) -> (CheckStatus, String, Memo) {
+pub fn check(
+    cfg: &FileWatch,
+    meta: std::io::Result<std::fs::Metadata>,
+    now: i64,
+    mut memo: Memo,
+) -> (CheckStatus, String, Memo) {
     let meta = match meta {
         Ok(m) if m.is_dir() => return (CheckStatus::Fail, "is a folder, not a file".into(), memo),
         Ok(m) => m,
@@ -179,7 +181,13 @@ mod tests {
     }
 
     fn cfg() -> FileWatch {
-        FileWatch { name: "log".into(), path: "/x".into(), min_growth_bytes: 10, window_hours: 1, ..FileWatch::default() }
+        FileWatch {
+            name: "log".into(),
+            path: "/x".into(),
+            min_growth_bytes: 10,
+            window_hours: 1,
+            ..FileWatch::default()
+        }
     }
 
     fn meta_of(bytes: usize) -> (FileWatch, std::path::PathBuf) {

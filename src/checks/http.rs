@@ -146,7 +146,13 @@ pub fn judge_cert(
     let p = match probe {
         Ok(p) => p,
         Err(_) if !fetched => return (status, message.to_string(), None),
-        Err(e) => return (status.max_with(CheckStatus::Warn), format!("{message}; could not read the certificate: {e}"), None),
+        Err(e) => {
+            return (
+                status.max_with(CheckStatus::Warn),
+                format!("{message}; could not read the certificate: {e}"),
+                None,
+            );
+        }
     };
     let date = p.not_after.format("%Y-%m-%d %H:%M UTC");
     let left = p.not_after - now;
@@ -156,7 +162,11 @@ pub fn judge_cert(
         (CheckStatus::Fail, format!("certificate not trusted ({e}); it expires on {date}"))
     } else if left < chrono::Duration::days(i64::from(cfg.cert_min_days)) {
         let days = left.num_days();
-        let when = if days == 0 { "within a day".to_string() } else { format!("in {days} day{}", if days == 1 { "" } else { "s" }) };
+        let when = if days == 0 {
+            "within a day".to_string()
+        } else {
+            format!("in {days} day{}", if days == 1 { "" } else { "s" })
+        };
         (
             status.max_with(CheckStatus::Warn),
             format!("{message}; certificate expires {when}, on {date} (cert_min_days {})", cfg.cert_min_days),
@@ -280,14 +290,18 @@ mod tests {
         use crate::checks::cert::Probe;
         let now = chrono::Utc::now();
         let a = Api { url: "https://127.0.0.1:1/".into(), cert_min_days: 14, ..api() };
-        let p = |days: i64, trust: Result<(), String>| Ok(Probe { not_after: now + chrono::Duration::days(days), trust });
+        let p =
+            |days: i64, trust: Result<(), String>| Ok(Probe { not_after: now + chrono::Duration::days(days), trust });
         let (st, msg, at) = judge_cert(&a, CheckStatus::Ok, "HTTP 200", true, p(90, Ok(())), now);
         assert_eq!(st, CheckStatus::Ok);
         assert!(msg.starts_with("HTTP 200; certificate valid until "), "{msg}");
         assert!(at.is_some());
         let (st, msg, _) = judge_cert(&a, CheckStatus::Ok, "HTTP 200", true, p(3, Ok(())), now);
         assert_eq!(st, CheckStatus::Warn);
-        assert!(msg.contains("certificate expires in 2 days, on ") || msg.contains("certificate expires in 3 days, on "), "{msg}");
+        assert!(
+            msg.contains("certificate expires in 2 days, on ") || msg.contains("certificate expires in 3 days, on "),
+            "{msg}"
+        );
         assert!(msg.ends_with("(cert_min_days 14)"), "{msg}");
         let (st, msg, _) = judge_cert(&a, CheckStatus::Fail, "x", false, p(-1, Err("Expired".into())), now);
         assert_eq!(st, CheckStatus::Fail);
@@ -296,7 +310,9 @@ mod tests {
         assert_eq!((st, msg.contains("not trusted (UnknownIssuer)")), (CheckStatus::Fail, true), "{msg}");
         let (st, msg, at) = judge_cert(&a, CheckStatus::Fail, "connection refused", false, Err("refused".into()), now);
         assert_eq!((st, msg.as_str(), at), (CheckStatus::Fail, "connection refused", None));
-        assert!(Api { url: "http://h/".into(), ..a.clone() }.validate("api[0]").join("").contains("api[0].cert_min_days"));
+        assert!(
+            Api { url: "http://h/".into(), ..a.clone() }.validate("api[0]").join("").contains("api[0].cert_min_days")
+        );
     }
 
     #[test]

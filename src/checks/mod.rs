@@ -14,8 +14,8 @@
 //! deadline) passes and reports it as timed out, so a service that accepts
 //! the connection and never answers cannot stretch the run.
 
-pub mod command;
 pub mod cert;
+pub mod command;
 pub mod common;
 pub mod disk;
 pub mod file;
@@ -342,6 +342,36 @@ pub fn run_all(jobs: Vec<Job>, deadline: Duration) -> Vec<CheckResult> {
     slots.into_iter().flatten().flatten().collect()
 }
 
+/// Bytes as people read them: `512 B`, `4.0 KiB`, `12.3 GiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+/// A duration as people read it: `45 s`, `12 min`, `3 h 12 min`, `2 d 4 h`.
+pub fn human_secs(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 if secs % 3600 / 60 == 0 => format!("{} h", secs / 3600),
+        3600..86_400 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+        _ if secs % 86_400 / 3600 == 0 => format!("{} d", secs / 86_400),
+        _ => format!("{} d {} h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn ident(id: &str, severity: Severity) -> Ident {
     Ident { id: id.into(), name: id.into(), kind: "api", section: "API Endpoints", severity, target: String::new() }
@@ -425,35 +455,5 @@ mod tests {
             overall(&[mk(CheckStatus::Skipped, Severity::Critical), mk(CheckStatus::Fail, Severity::Critical)]),
             Status::Critical
         );
-    }
-}
-
-/// Bytes as people read them: `512 B`, `4.0 KiB`, `12.3 GiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = UNITS[0];
-    for u in &UNITS[1..] {
-        if v < 1024.0 {
-            break;
-        }
-        v /= 1024.0;
-        unit = u;
-    }
-    format!("{v:.1} {unit}")
-}
-
-/// A duration as people read it: `45 s`, `12 min`, `3 h 12 min`, `2 d 4 h`.
-pub fn human_secs(secs: u64) -> String {
-    match secs {
-        0..60 => format!("{secs} s"),
-        60..3600 => format!("{} min", secs / 60),
-        3600..86_400 if secs % 3600 / 60 == 0 => format!("{} h", secs / 3600),
-        3600..86_400 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
-        _ if secs % 86_400 / 3600 == 0 => format!("{} d", secs / 86_400),
-        _ => format!("{} d {} h", secs / 86_400, secs % 86_400 / 3600),
     }
 }

@@ -171,12 +171,8 @@ pub fn scan() -> Result<Vec<Proc>, String> {
             continue; // a kernel thread or a zombie: no command line
         }
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let cmdline = raw
-            .split(|&b| b == 0)
-            .filter(|a| !a.is_empty())
-            .map(String::from_utf8_lossy)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let cmdline =
+            raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" ");
         out.push(Proc { pid, ppid: stat_ppid(&stat).unwrap_or(0), cmdline });
     }
     Ok(out)
@@ -244,7 +240,13 @@ mod tests {
 
     #[test]
     fn this_process_and_its_children_are_excluded() {
-        let all = vec![p(1, 0, "init"), p(10, 1, "me x"), p(11, 10, "child x"), p(12, 11, "grandchild x"), p(13, 1, "other x")];
+        let all = vec![
+            p(1, 0, "init"),
+            p(10, 1, "me x"),
+            p(11, 10, "child x"),
+            p(12, 11, "grandchild x"),
+            p(13, 1, "other x"),
+        ];
         let left = without_descendants(all, 10);
         assert_eq!(matching(&left, "x"), vec![13]);
     }
@@ -252,7 +254,10 @@ mod tests {
     #[test]
     fn ps_and_stat_lines_are_parsed() {
         let ps = "    1     0 /sbin/launchd\n  4242   1 /usr/bin/python3 qlir/data_server.py --port 1\n";
-        assert_eq!(parse_ps(ps), vec![p(1, 0, "/sbin/launchd"), p(4242, 1, "/usr/bin/python3 qlir/data_server.py --port 1")]);
+        assert_eq!(
+            parse_ps(ps),
+            vec![p(1, 0, "/sbin/launchd"), p(4242, 1, "/usr/bin/python3 qlir/data_server.py --port 1")]
+        );
         assert_eq!(stat_ppid("42 (a b) c) S 7 42 42 0"), Some(7));
     }
 

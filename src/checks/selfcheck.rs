@@ -89,7 +89,11 @@ impl Check for SelfWatch {
     fn run(&self, env: &Env) -> Vec<CheckResult> {
         let who = &self.idents()[0];
         let (Some(program), Some(facts)) = (&env.launchctl, &env.me) else {
-            return vec![CheckResult::new(who, CheckStatus::Skipped, "launchctl not found on this system; self check skipped")];
+            return vec![CheckResult::new(
+                who,
+                CheckStatus::Skipped,
+                "launchctl not found on this system; self check skipped",
+            )];
         };
         let (status, message) = check(facts, program, Utc::now());
         vec![CheckResult::new(who, status, message)]
@@ -104,7 +108,8 @@ fn check(facts: &Facts, program: &Path, now: DateTime<Utc>) -> (CheckStatus, Str
     let mut problems = Vec::new();
     let mut fine = Vec::new();
 
-    let dir = agents::agents_dir(&AgentsDirArg { agents_dir: std::env::var_os("OPS_ATOMIC_AGENTS_DIR").map(PathBuf::from) });
+    let dir =
+        agents::agents_dir(&AgentsDirArg { agents_dir: std::env::var_os("OPS_ATOMIC_AGENTS_DIR").map(PathBuf::from) });
     let lc = launchctl::current_uid().map(|uid| Launchctl::new(program.to_path_buf(), uid));
     let mut daily_plist = None;
     match &dir {
@@ -140,7 +145,11 @@ fn check(facts: &Facts, program: &Path, now: DateTime<Utc>) -> (CheckStatus, Str
             if installed.is_empty() {
                 fine.push("no agents installed for this root".to_string());
             } else {
-                fine.push(format!("{} agent{} loaded and up to date", installed.join(" and "), plural(installed.len())));
+                fine.push(format!(
+                    "{} agent{} loaded and up to date",
+                    installed.join(" and "),
+                    plural(installed.len())
+                ));
             }
         }
     }
@@ -159,10 +168,7 @@ fn check(facts: &Facts, program: &Path, now: DateTime<Utc>) -> (CheckStatus, Str
                 let installed_at = std::fs::metadata(&plist).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from);
                 let age = installed_at.map_or(0, |t| age_secs(now, t));
                 if age > DAILY_LATE.as_secs() {
-                    problems.push(format!(
-                        "no daily run since the daily agent was installed {} ago",
-                        human_secs(age)
-                    ));
+                    problems.push(format!("no daily run since the daily agent was installed {} ago", human_secs(age)));
                 } else {
                     fine.push("daily has not run yet".to_string());
                 }

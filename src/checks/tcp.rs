@@ -72,10 +72,8 @@ impl Check for Tcp {
 /// left of `timeout`; the error says refused, timed out or unreachable.
 pub fn connect(address: &str, timeout: Duration) -> Result<SocketAddr, String> {
     let start = Instant::now();
-    let addrs: Vec<SocketAddr> = address
-        .to_socket_addrs()
-        .map_err(|e| format!("{address}: host not found ({e})"))?
-        .collect();
+    let addrs: Vec<SocketAddr> =
+        address.to_socket_addrs().map_err(|e| format!("{address}: host not found ({e})"))?.collect();
     let mut last = format!("{address}: host not found (no addresses)");
     for addr in addrs {
         let left = timeout.saturating_sub(start.elapsed());
