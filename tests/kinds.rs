@@ -269,7 +269,9 @@ fn the_real_monitoring_plugins_are_judged_by_their_exit_code_and_perfdata() {
     let root = TestRoot::new();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let me = std::process::id().to_string();
+    let tmp = TempDir::new("plugin-procs");
+    let marker = format!("plug{}", std::process::id());
+    let _one = sleeper(tmp.path(), &marker);
     root.write_config(&format!(
         r#"{QUIET}
 [[command]]
@@ -292,7 +294,10 @@ name = "disk"
 command = ["{disk}", "-w", "0%", "-c", "0%", "-p", "/"]
 [[command]]
 name = "procs"
-command = ["{procs}", "-p", "{me}", "-w", "1:", "-c", "1:"]
+command = ["{procs}", "-a", "sleep-{marker}", "-w", "1:1", "-c", "1:1"]
+[[command]]
+name = "procs none"
+command = ["{procs}", "-a", "absent-{marker}", "-w", "1:1", "-c", "1:1"]
 "#,
         dummy = plugin("check_dummy"),
         tcp = plugin("check_tcp"),
@@ -322,6 +327,10 @@ command = ["{procs}", "-p", "{me}", "-w", "1:", "-c", "1:"]
     let procs = check(&doc, "command:procs");
     assert_eq!(procs["status"], "ok", "{procs}");
     assert_eq!(procs["metrics"][0]["label"], "procs", "{procs}");
+    assert_eq!(procs["metrics"][0]["value"], 1.0, "{procs}");
+    let none = check(&doc, "command:procs none");
+    assert_eq!(none["status"], "fail", "{none}");
+    assert!(none["message"].as_str().unwrap().starts_with("PROCS CRITICAL: 0 processes"), "{none}");
 
     // The history line carries the metrics as {"label": value}.
     let line = root.history().pop().unwrap();

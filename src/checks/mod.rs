@@ -446,6 +446,18 @@ mod tests {
     }
 
     #[test]
+    fn sizes_and_durations_read_well() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(4096), "4.0 KiB");
+        assert_eq!(human_bytes(13_207_024_435), "12.3 GiB");
+        assert_eq!(human_secs(45), "45 s");
+        assert_eq!(human_secs(720), "12 min");
+        assert_eq!(human_secs(3 * 3600), "3 h");
+        assert_eq!(human_secs(3 * 3600 + 720), "3 h 12 min");
+        assert_eq!(human_secs(2 * 86_400 + 4 * 3600), "2 d 4 h");
+    }
+
+    #[test]
     fn overall_follows_severity() {
         let mk = |st, sev| CheckResult::new(&ident("x", sev), st, "");
         assert_eq!(overall(&[]), Status::Healthy);
