@@ -2,8 +2,9 @@
 # The project's test command (README "Quick start"); CI runs it via .ci/run.
 #
 # 1. Installs what the integration tests need when it is missing:
-#    redis-server and the PostgreSQL server binaries, from apt (as root, or
-#    through sudo). Installing starts no system service and creates no
+#    redis-server, the PostgreSQL server binaries and the Nagios plugins of
+#    monitoring-plugins-basic (/usr/lib/nagios/plugins, for [[command]]
+#    checks), from apt (as root, or through sudo). Installing starts no system service and creates no
 #    cluster: the tests start their own servers on free loopback ports.
 # 2. Runs cargo fmt --check, cargo clippy --all-targets -- -D warnings and
 #    cargo test (the whole suite), and fails if any of them fails.
@@ -66,6 +67,7 @@ find_pg_bin() {
 missing=()
 find_redis >/dev/null || missing+=(redis-server)
 find_pg_bin >/dev/null || missing+=(postgresql)
+[ -x /usr/lib/nagios/plugins/check_dummy ] || missing+=(monitoring-plugins-basic)
 
 cleanup_install() {
   if [ -n "${created_policy:-}" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
@@ -99,6 +101,7 @@ redis=$(find_redis) || die "redis-server is still missing after installing it: t
 pg_bin=$(find_pg_bin) || die "PostgreSQL server binaries are still missing after installing them: the integration tests need them (apt-get install -y postgresql)"
 export OPS_ATOMIC_REDIS_SERVER=$redis OPS_ATOMIC_PG_BIN=$pg_bin
 log "redis-server: $redis; PostgreSQL binaries: $pg_bin"
+[ -x /usr/lib/nagios/plugins/check_dummy ] || die "the Nagios plugins are still missing after installing them: the [[command]] tests need them (apt-get install -y monitoring-plugins-basic)"
 
 # --- 2. Checks --------------------------------------------------------------
 

@@ -87,8 +87,8 @@ fn config_command(ctx: &Ctx, action: ConfigAction) -> Result<u8> {
             Ok(0)
         }
         ConfigAction::Show => {
-            let text =
-                toml::to_string(&ctx.loaded.config.redacted()).map_err(|e| fail!("could not print the configuration: {e}"))?;
+            let text = toml::to_string(&ctx.loaded.config.redacted())
+                .map_err(|e| fail!("could not print the configuration: {e}"))?;
             println!("# effective configuration: {source}{overrides}\n# secrets are shown as ***\n");
             print!("{}", crate::secret::scrub(&text));
             Ok(0)

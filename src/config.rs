@@ -14,10 +14,16 @@ pub use crate::channels::discord::Discord;
 pub use crate::channels::notify::Notify;
 use crate::checks::Check;
 pub use crate::checks::Severity;
+pub use crate::checks::command::NagiosCommand;
+pub use crate::checks::disk::Disk;
+pub use crate::checks::file::FileWatch;
 pub use crate::checks::http::Api;
 pub use crate::checks::launchagent::LaunchAgents;
 pub use crate::checks::postgres::Database;
+pub use crate::checks::process::Process;
 pub use crate::checks::redis::Redis;
+pub use crate::checks::selfcheck::SelfWatch;
+pub use crate::checks::tcp::Tcp;
 use crate::exit::{Error, Result};
 use crate::fail;
 pub use crate::pings::Ping;
@@ -37,6 +43,19 @@ pub struct Config {
     pub api: Vec<Api>,
     /// LaunchAgent labels that must be loaded.
     pub launchagents: LaunchAgents,
+    /// TCP connects; none by default.
+    pub tcp: Vec<Tcp>,
+    /// Processes by command line; none by default.
+    pub process: Vec<Process>,
+    /// Files that must stay fresh or keep growing; none by default.
+    pub file: Vec<FileWatch>,
+    /// Free space on volumes; none by default.
+    pub disk: Vec<Disk>,
+    /// Nagios-compatible plugins and scripts; none by default.
+    pub command: Vec<NagiosCommand>,
+    /// ops-atomic watching itself (`self` is a Rust keyword, hence the field name).
+    #[serde(rename = "self")]
+    pub self_watch: SelfWatch,
     /// Where notifications go.
     pub discord: Discord,
     /// More channels: slack, ntfy, webhook, command, outbox, macos.
@@ -495,6 +514,12 @@ impl Config {
             vec![("redis".into(), &self.redis), ("database".into(), &self.database)];
         all.extend(self.api.iter().enumerate().map(|(i, a)| (format!("api[{i}]"), a as &dyn Check)));
         all.push(("launchagents".into(), &self.launchagents));
+        all.extend(self.tcp.iter().enumerate().map(|(i, c)| (format!("tcp[{i}]"), c as &dyn Check)));
+        all.extend(self.process.iter().enumerate().map(|(i, c)| (format!("process[{i}]"), c as &dyn Check)));
+        all.extend(self.file.iter().enumerate().map(|(i, c)| (format!("file[{i}]"), c as &dyn Check)));
+        all.extend(self.disk.iter().enumerate().map(|(i, c)| (format!("disk[{i}]"), c as &dyn Check)));
+        all.extend(self.command.iter().enumerate().map(|(i, c)| (format!("command[{i}]"), c as &dyn Check)));
+        all.push(("self".into(), &self.self_watch));
         all
     }
 
@@ -503,6 +528,12 @@ impl Config {
         let mut all: Vec<&mut dyn Check> = vec![&mut self.redis, &mut self.database];
         all.extend(self.api.iter_mut().map(|a| a as &mut dyn Check));
         all.push(&mut self.launchagents);
+        all.extend(self.tcp.iter_mut().map(|c| c as &mut dyn Check));
+        all.extend(self.process.iter_mut().map(|c| c as &mut dyn Check));
+        all.extend(self.file.iter_mut().map(|c| c as &mut dyn Check));
+        all.extend(self.disk.iter_mut().map(|c| c as &mut dyn Check));
+        all.extend(self.command.iter_mut().map(|c| c as &mut dyn Check));
+        all.push(&mut self.self_watch);
         all
     }
 

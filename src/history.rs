@@ -32,6 +32,9 @@ pub struct CheckLine {
     pub status: CheckStatus,
     pub latency_ms: u64,
     pub message: String,
+    /// A command check's performance data, `{"label": value}` (SPEC §6).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 impl CheckLine {
@@ -43,6 +46,7 @@ impl CheckLine {
             status: r.status,
             latency_ms: r.latency_ms,
             message: r.message.clone(),
+            metrics: r.metrics.iter().map(|m| (m.label.clone(), m.value)).collect(),
         }
     }
 }

@@ -77,3 +77,87 @@ pub fn redact_headers<'a>(values: impl IntoIterator<Item = &'a mut String>) {
         }
     }
 }
+
+/// `key = v`: an absolute path without `~` (launchd and the checks take
+/// paths literally: no shell expands them).
+pub fn abs_path(errs: &mut Vec<String>, key: &str, v: &str) {
+    if v.trim().is_empty() {
+        errs.push(format!("{key} is missing: give an absolute path such as \"/var/log/app.log\""));
+    } else if v.contains('~') {
+        errs.push(format!("{key} = {v:?}: `~` is not expanded: write the absolute path (/Users/you/...)"));
+    } else if !v.starts_with('/') {
+        errs.push(format!("{key} = {v:?}: must be an absolute path (starting with /)"));
+    } else if v.chars().any(char::is_control) {
+        errs.push(format!("{key} = {v:?}: must not contain control characters"));
+    }
+}
+
+/// `key = v`: a percentage between 0 and 100.
+pub fn percent(errs: &mut Vec<String>, key: &str, v: f64) {
+    if !(0.0..=100.0).contains(&v) {
+        errs.push(format!("{key} = {v}: must be a percentage between 0 and 100"));
+    }
+}
+
+/// `key = v`: `host:port` (`[::1]:port` for IPv6) with a port 1..=65535.
+pub fn host_port(errs: &mut Vec<String>, key: &str, v: &str) {
+    if let Err(why) = check_host_port(v) {
+        errs.push(format!("{key} = {v:?}: {why}"));
+    }
+}
+
+pub fn check_host_port(v: &str) -> Result<(), String> {
+    let Some((host, port)) = v.rsplit_once(':') else {
+        return Err("must be host:port, e.g. \"127.0.0.1:3000\"".into());
+    };
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if host.is_empty() || host.contains(':') && !v.starts_with('[') {
+        return Err("must be host:port, e.g. \"127.0.0.1:3000\" (IPv6 as \"[::1]:3000\")".into());
+    }
+    if host.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+        return Err("the host must not contain spaces or '/' (no URL: just host:port)".into());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!("port {port:?} must be a number between 1 and 65535")),
+    }
+}
+
+/// `key`: a command as argv: a program, then its arguments.
+pub fn argv(errs: &mut Vec<String>, key: &str, v: &[String], example: &str) {
+    if v.first().is_none_or(|p| p.trim().is_empty()) {
+        errs.push(format!("{key} is empty: give the program and its arguments, e.g. {example}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_forms() {
+        assert!(check_host_port("127.0.0.1:3000").is_ok());
+        assert!(check_host_port("localhost:1").is_ok());
+        assert!(check_host_port("[::1]:80").is_ok());
+        for bad in ["127.0.0.1", ":80", "h:0", "h:70000", "h:x", "::1:80", "http://h:80", "a b:1"] {
+            assert!(check_host_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_and_percentages() {
+        let mut e = Vec::new();
+        abs_path(&mut e, "k", "/var/log/x");
+        percent(&mut e, "p", 0.0);
+        percent(&mut e, "p", 100.0);
+        assert!(e.is_empty(), "{e:?}");
+        for bad in ["", "~/x", "rel/x", "/a/~b"] {
+            let mut e = Vec::new();
+            abs_path(&mut e, "k", bad);
+            assert_eq!(e.len(), 1, "{bad}");
+        }
+        percent(&mut e, "p", 101.0);
+        percent(&mut e, "p", -1.0);
+        assert_eq!(e.len(), 2);
+    }
+}

@@ -65,7 +65,9 @@ fn all_healthy_exits_0_with_a_healthy_report() {
     let history = root.history();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["status"], "HEALTHY");
-    assert_eq!(history[0]["checks"].as_array().unwrap().len(), 4);
+    // Redis, Database, the API, the LaunchAgent, and [self] (on by default).
+    assert_eq!(history[0]["checks"].as_array().unwrap().len(), 5);
+    assert_eq!(history[0]["checks"][4]["id"], "self");
     assert_eq!(history[0]["checks"][0]["kind"], "redis");
     assert_eq!(history[0]["checks"][0]["status"], "ok");
 }
@@ -199,7 +201,7 @@ severity = "critical"
     let report = root.latest_report("heartbeat");
     assert!(report.contains("- **Redis:** ❌"), "{report}");
     let history = root.history();
-    for check in history[0]["checks"].as_array().unwrap() {
+    for check in history[0]["checks"].as_array().unwrap().iter().filter(|c| c["id"] != "self") {
         assert_eq!(check["status"], "fail", "{check}");
     }
 }

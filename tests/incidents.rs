@@ -112,7 +112,7 @@ fn redis_and_postgresql_failing_in_turn_each_get_their_own_story() {
     // The history lines carry check ids.
     let history = root.history();
     let ids: Vec<&str> = history[0]["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["redis", "database"]);
+    assert_eq!(ids, ["redis", "database", "self"]);
 }
 
 #[test]

@@ -27,6 +27,8 @@ crate::check_section! {
         pub expect_body_contains: String = String::new(),
         /// Latency over this many ms is a warning; 0 = no expectation.
         pub max_latency_ms: u64 = 0,
+        /// https only: certificate expiring within N days = warning; 0 = not checked.
+        pub cert_min_days: u32 = 0,
         /// Request headers; values may use ${ENV_VAR}.
         pub headers: BTreeMap<String, String> = BTreeMap::new(),
         /// What a failure counts as.
@@ -65,6 +67,15 @@ impl Check for Api {
             errs.push(format!("{at}.expect_status = {s}: must be an HTTP status between 100 and 599"));
         }
         validate::headers(&mut errs, &format!("{at}.headers"), &self.headers);
+        if self.cert_min_days > 0 && !self.url.starts_with("https://") {
+            errs.push(format!(
+                "{at}.cert_min_days = {}: only an https:// URL has a certificate; set it to 0 or use https",
+                self.cert_min_days
+            ));
+        }
+        if self.cert_min_days > 3650 {
+            errs.push(format!("{at}.cert_min_days = {}: must be at most 3650 days", self.cert_min_days));
+        }
         errs
     }
     fn secrets(&self) -> Vec<String> {
@@ -90,16 +101,97 @@ impl Check for Api {
 /// Checks one endpoint; `env` resolves `${VAR}` in header values.
 pub fn check(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> CheckResult {
     let start = Instant::now();
-    let (status, message) = match fetch(cfg, env) {
-        Err(e) => (CheckStatus::Fail, e),
-        Ok((code, body)) => {
-            let latency = start.elapsed().as_millis() as u64;
-            judge(cfg, code, &body, latency)
-        }
+    // The certificate probe runs beside the GET, within the same timeout.
+    let (fetched, probe) = std::thread::scope(|s| {
+        let probe = s.spawn(|| cert_probe(cfg));
+        let fetched = fetch(cfg, env).map(|(code, body)| (code, body, start.elapsed().as_millis() as u64));
+        (fetched, probe.join().ok().flatten())
+    });
+    let (mut status, mut message) = match &fetched {
+        Err(e) => (CheckStatus::Fail, e.clone()),
+        Ok((code, body, latency)) => judge(cfg, *code, body, *latency),
     };
+    let mut expires = None;
+    if let Some(probe) = probe {
+        let (st, msg, at) = judge_cert(cfg, status, &message, fetched.is_ok(), probe, chrono::Utc::now());
+        (status, message, expires) = (st, msg, at);
+    }
     let mut r = CheckResult::new(&cfg.idents()[0], status, message);
     r.latency_ms = start.elapsed().as_millis() as u64;
+    r.cert_expires_at = expires;
     r
+}
+
+/// The certificate of an https endpoint with `cert_min_days`; `None` when not asked.
+fn cert_probe(cfg: &Api) -> Option<Result<super::cert::Probe, String>> {
+    if cfg.cert_min_days == 0 {
+        return None;
+    }
+    let u = url::Url::parse(&cfg.url).ok().filter(|u| u.scheme() == "https")?;
+    let host = u.host_str()?.to_string();
+    Some(super::cert::probe(&host, u.port_or_known_default().unwrap_or(443), Duration::from_millis(cfg.timeout_ms)))
+}
+
+/// Adds the certificate's verdict to the GET's: expired or untrusted fails,
+/// expiring within `cert_min_days` warns (naming the date); a worse GET
+/// verdict stands.
+pub fn judge_cert(
+    cfg: &Api,
+    status: CheckStatus,
+    message: &str,
+    fetched: bool,
+    probe: Result<super::cert::Probe, String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (CheckStatus, String, Option<chrono::DateTime<chrono::Utc>>) {
+    let p = match probe {
+        Ok(p) => p,
+        Err(_) if !fetched => return (status, message.to_string(), None),
+        Err(e) => {
+            return (
+                status.max_with(CheckStatus::Warn),
+                format!("{message}; could not read the certificate: {e}"),
+                None,
+            );
+        }
+    };
+    let date = p.not_after.format("%Y-%m-%d %H:%M UTC");
+    let left = p.not_after - now;
+    let out = if left <= chrono::Duration::zero() {
+        (CheckStatus::Fail, format!("certificate expired on {date}"))
+    } else if let Err(e) = &p.trust {
+        (CheckStatus::Fail, format!("certificate not trusted ({e}); it expires on {date}"))
+    } else if left < chrono::Duration::days(i64::from(cfg.cert_min_days)) {
+        let days = left.num_days();
+        let when = if days == 0 {
+            "within a day".to_string()
+        } else {
+            format!("in {days} day{}", if days == 1 { "" } else { "s" })
+        };
+        (
+            status.max_with(CheckStatus::Warn),
+            format!("{message}; certificate expires {when}, on {date} (cert_min_days {})", cfg.cert_min_days),
+        )
+    } else {
+        (status, format!("{message}; certificate valid until {date}"))
+    };
+    (out.0, out.1, Some(p.not_after))
+}
+
+trait Worse {
+    fn max_with(self, other: CheckStatus) -> CheckStatus;
+}
+
+impl Worse for CheckStatus {
+    /// The worse of two outcomes (fail > warn > ok).
+    fn max_with(self, other: CheckStatus) -> CheckStatus {
+        let rank = |s| match s {
+            CheckStatus::Fail => 3,
+            CheckStatus::Warn => 2,
+            CheckStatus::Ok => 1,
+            CheckStatus::Skipped => 0,
+        };
+        if rank(other) > rank(self) { other } else { self }
+    }
 }
 
 /// Applies every expectation to a response; the first one that fails is named.
@@ -136,7 +228,11 @@ pub fn fetch(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> Result<(u16, St
     let timeout = Duration::from_millis(cfg.timeout_ms);
     // Redirects are not followed: a health endpoint that redirects (to a
     // login page, say) is reported as the 3xx it is.
-    let agent = ureq::AgentBuilder::new()
+    let mut builder = ureq::AgentBuilder::new();
+    if let Some(tls) = super::cert::client_config()? {
+        builder = builder.tls_config(tls); // SSL_CERT_FILE adds trusted roots
+    }
+    let agent = builder
         .timeout_connect(timeout)
         .timeout(timeout)
         .redirects(0)
@@ -192,6 +288,36 @@ mod tests {
 
     fn api() -> Api {
         Api { name: "x".into(), url: "http://127.0.0.1:1/".into(), ..Api::default() }
+    }
+
+    #[test]
+    fn certificates_expiring_soon_warn_and_expired_or_untrusted_fail() {
+        use crate::checks::cert::Probe;
+        let now = chrono::Utc::now();
+        let a = Api { url: "https://127.0.0.1:1/".into(), cert_min_days: 14, ..api() };
+        let p =
+            |days: i64, trust: Result<(), String>| Ok(Probe { not_after: now + chrono::Duration::days(days), trust });
+        let (st, msg, at) = judge_cert(&a, CheckStatus::Ok, "HTTP 200", true, p(90, Ok(())), now);
+        assert_eq!(st, CheckStatus::Ok);
+        assert!(msg.starts_with("HTTP 200; certificate valid until "), "{msg}");
+        assert!(at.is_some());
+        let (st, msg, _) = judge_cert(&a, CheckStatus::Ok, "HTTP 200", true, p(3, Ok(())), now);
+        assert_eq!(st, CheckStatus::Warn);
+        assert!(
+            msg.contains("certificate expires in 2 days, on ") || msg.contains("certificate expires in 3 days, on "),
+            "{msg}"
+        );
+        assert!(msg.ends_with("(cert_min_days 14)"), "{msg}");
+        let (st, msg, _) = judge_cert(&a, CheckStatus::Fail, "x", false, p(-1, Err("Expired".into())), now);
+        assert_eq!(st, CheckStatus::Fail);
+        assert!(msg.starts_with("certificate expired on "), "{msg}");
+        let (st, msg, _) = judge_cert(&a, CheckStatus::Fail, "x", false, p(3, Err("UnknownIssuer".into())), now);
+        assert_eq!((st, msg.contains("not trusted (UnknownIssuer)")), (CheckStatus::Fail, true), "{msg}");
+        let (st, msg, at) = judge_cert(&a, CheckStatus::Fail, "connection refused", false, Err("refused".into()), now);
+        assert_eq!((st, msg.as_str(), at), (CheckStatus::Fail, "connection refused", None));
+        assert!(
+            Api { url: "http://h/".into(), ..a.clone() }.validate("api[0]").join("").contains("api[0].cert_min_days")
+        );
     }
 
     #[test]

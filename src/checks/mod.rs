@@ -14,11 +14,18 @@
 //! deadline) passes and reports it as timed out, so a service that accepts
 //! the connection and never answers cannot stretch the run.
 
+pub mod cert;
+pub mod command;
 pub mod common;
+pub mod disk;
+pub mod file;
 pub mod http;
 pub mod launchagent;
 pub mod postgres;
+pub mod process;
 pub mod redis;
+pub mod selfcheck;
+pub mod tcp;
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -88,6 +95,9 @@ pub struct Env {
     pub root: PathBuf,
     /// What each check kept from earlier runs ([`CheckResult::memo`]), by id.
     pub memos: std::sync::Arc<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// What `[self]` needs about this root (its paths and configuration);
+    /// `None` where no root is at hand (`[self]` is then skipped).
+    pub me: Option<std::sync::Arc<selfcheck::Facts>>,
 }
 
 impl Env {
@@ -159,6 +169,21 @@ pub struct CheckResult {
     /// What the check keeps for its next run (stored in the state by id).
     #[serde(skip)]
     pub memo: Option<serde_json::Value>,
+    /// Performance data (`[[command]]` plugins): history, `--json`, Prometheus.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
+    /// When the certificate of an https `[[api]]` with `cert_min_days` expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One value of a plugin's performance data: `'label'=value[unit];…`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub label: String,
+    pub value: f64,
+    /// `s`, `ms`, `%`, `B`, `KB`, `c`, … or empty.
+    pub unit: String,
 }
 
 impl CheckResult {
@@ -174,6 +199,8 @@ impl CheckResult {
             message: one_line(&crate::secret::scrub(&message.into())),
             target: crate::secret::scrub(&who.target),
             memo: None,
+            metrics: Vec::new(),
+            cert_expires_at: None,
         }
     }
 
@@ -315,6 +342,36 @@ pub fn run_all(jobs: Vec<Job>, deadline: Duration) -> Vec<CheckResult> {
     slots.into_iter().flatten().flatten().collect()
 }
 
+/// Bytes as people read them: `512 B`, `4.0 KiB`, `12.3 GiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+/// A duration as people read it: `45 s`, `12 min`, `3 h 12 min`, `2 d 4 h`.
+pub fn human_secs(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 if secs % 3600 / 60 == 0 => format!("{} h", secs / 3600),
+        3600..86_400 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+        _ if secs % 86_400 / 3600 == 0 => format!("{} d", secs / 86_400),
+        _ => format!("{} d {} h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn ident(id: &str, severity: Severity) -> Ident {
     Ident { id: id.into(), name: id.into(), kind: "api", section: "API Endpoints", severity, target: String::new() }
@@ -386,6 +443,18 @@ mod tests {
         let r = run_all(vec![j], Duration::from_secs(1));
         assert_eq!(r[0].status, CheckStatus::Fail);
         assert_eq!(overall(&r), Status::Critical);
+    }
+
+    #[test]
+    fn sizes_and_durations_read_well() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(4096), "4.0 KiB");
+        assert_eq!(human_bytes(13_207_024_435), "12.3 GiB");
+        assert_eq!(human_secs(45), "45 s");
+        assert_eq!(human_secs(720), "12 min");
+        assert_eq!(human_secs(3 * 3600), "3 h");
+        assert_eq!(human_secs(3 * 3600 + 720), "3 h 12 min");
+        assert_eq!(human_secs(2 * 86_400 + 4 * 3600), "2 d 4 h");
     }
 
     #[test]

@@ -210,8 +210,25 @@ fn list_agents(dir: &Path) -> Agents {
 
 /// One block of the file per config section, in the file's order (the order
 /// of `Config`). A new check kind or channel adds its block here.
-pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] =
-    &[header, monitor, redis, database, api, launchagents, discord, notify, ping, daily, launchd];
+pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] = &[
+    header,
+    monitor,
+    redis,
+    database,
+    api,
+    launchagents,
+    tcp,
+    process,
+    file,
+    disk,
+    command,
+    self_watch,
+    discord,
+    notify,
+    ping,
+    daily,
+    launchd,
+];
 
 /// The whole file: every section with its defaults and a comment per key.
 pub fn render(found: &Found, defaults: &Config) -> String {
@@ -361,12 +378,83 @@ fn api(d: &mut Doc, _: &Found, _: &Config) {
     d.example("expect_status", 200, "left out = any 2xx");
     d.example("expect_body_contains", &a.expect_body_contains, "text the body must contain; \"\" = anything");
     d.example("max_latency_ms", a.max_latency_ms, "slower = a warning; 0 = no limit");
+    d.example("cert_min_days", a.cert_min_days, "https only: certificate expiring within N days = a warning; 0 = off");
     d.example(
         "headers",
         &a.headers,
         "e.g. { Authorization = \"Bearer ${API_TOKEN}\" }: ${VAR} comes from the environment",
     );
     d.example("severity", a.severity, "what a failure counts as");
+}
+
+fn tcp(d: &mut Doc, _: &Found, _: &Config) {
+    let t = crate::checks::tcp::Tcp::default();
+    d.raw("\n");
+    d.comment("A TCP connect within the timeout; none by default. Remove the # to watch one; repeat per service.");
+    d.raw("#[[tcp]]\n");
+    d.example("name", "open-webui", "shown in reports and alerts; unique");
+    d.example("address", "127.0.0.1:3000", "host:port");
+    d.example("timeout_ms", t.timeout_ms, "connect within this");
+    d.example("severity", t.severity, "what a failure counts as");
+}
+
+fn process(d: &mut Doc, _: &Found, _: &Config) {
+    let p = crate::checks::process::Process::default();
+    d.raw("\n");
+    d.comment("Processes whose full command line contains a string; none by default.");
+    d.raw("#[[process]]\n");
+    d.example("name", "data server", "unique");
+    d.example("cmdline_contains", "qlir/data_server.py", "matched against the full command line");
+    d.example("min", p.min, "fewer running = fail");
+    d.example("max", p.max, "more running = fail (1 catches a second instance); 0 = no bound");
+    d.example("severity", p.severity, "what a failure counts as");
+}
+
+fn file(d: &mut Doc, _: &Found, _: &Config) {
+    let f = crate::checks::file::FileWatch::default();
+    d.raw("\n");
+    d.comment("A file that must stay fresh or keep growing (a log); none by default.");
+    d.raw("#[[file]]\n");
+    d.example("name", "analysis log", "unique");
+    d.example("path", "/var/log/qlir/analysis.log", "absolute, no ~");
+    d.example("max_age_minutes", 60, "modified within N minutes; 0 = not checked");
+    d.example("min_growth_bytes", f.min_growth_bytes, "grew by at least N bytes over window_hours; 0 = not checked");
+    d.example("window_hours", f.window_hours, "the growth window");
+    d.example("severity", f.severity, "a missing file fails at this severity too");
+}
+
+fn disk(d: &mut Doc, _: &Found, _: &Config) {
+    let k = crate::checks::disk::Disk::default();
+    d.raw("\n");
+    d.comment("Free space on the volume holding a path; none by default.");
+    d.raw("#[[disk]]\n");
+    d.example("name", "system disk", "unique");
+    d.example("path", &k.path, "any path on the volume");
+    d.example("warn_free_percent", k.warn_free_percent, "below = a warning");
+    d.example("min_free_percent", k.min_free_percent, "below = fail");
+    d.example("min_free_gb", k.min_free_gb, "below = fail, whichever is hit first; 0 = not checked");
+    d.example("severity", k.severity, "what a failure counts as");
+}
+
+fn command(d: &mut Doc, _: &Found, _: &Config) {
+    let c = crate::checks::command::NagiosCommand::default();
+    d.raw("\n");
+    d.comment(
+        "Any Nagios-compatible plugin or script (exit 0 ok, 1 warn, 2 fail, else UNKNOWN);\n\
+         none by default. Homebrew: `brew install monitoring-plugins`.",
+    );
+    d.raw("#[[command]]\n");
+    d.example("name", "http via check_http", "unique");
+    d.example("command", ["/opt/homebrew/sbin/check_http", "-H", "127.0.0.1", "-p", "4000"], "argv, no shell");
+    d.example("timeout_s", c.timeout_s, "killed with its children after this");
+    d.example("severity", c.severity, "what a failure counts as");
+}
+
+fn self_watch(d: &mut Doc, _: &Found, c: &Config) {
+    let s = &c.self_watch;
+    d.section("self", "ops-atomic watching itself: agents loaded and up to date, the daily run on time, no run stuck.");
+    d.key("enabled", s.enabled, "run this check");
+    d.key("severity", s.severity, "what a problem counts as");
 }
 
 fn notify(d: &mut Doc, _: &Found, _: &Config) {

@@ -367,6 +367,7 @@ mod tests {
             status,
             latency_ms,
             message: String::new(),
+            metrics: Default::default(),
         }
     }
 
@@ -543,6 +544,7 @@ mod tests {
     #[test]
     fn launchagent_labels_of_one_list_are_one_slow_row() {
         let la = |name: &str| CheckLine {
+            metrics: Default::default(),
             id: format!("launchagent:{name}"),
             name: name.into(),
             kind: "launchagent".into(),
