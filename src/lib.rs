@@ -11,6 +11,7 @@ pub mod color;
 pub mod commands;
 pub mod config;
 pub mod daily;
+pub mod duration;
 pub mod envvars;
 pub mod events;
 pub mod exit;
