@@ -1,5 +1,6 @@
-//! Commands that need no loaded configuration: each entry point takes plain
-//! arguments (paths, flags), never `app::Ctx`.
+//! Commands whose entry points take plain arguments (paths, flags, the
+//! config values they need), never `app::Ctx`.
 
 pub mod init;
 pub mod shell;
+pub mod summary;

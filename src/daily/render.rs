@@ -97,6 +97,31 @@ struct CheckRow {
     warned: usize,
 }
 
+/// One incident for a report or `summary`: times in UTC to the minute.
+#[derive(Serialize)]
+pub struct IncidentRow {
+    pub name: String,
+    pub from: String,
+    /// The end, or "ongoing".
+    pub to: String,
+    pub length: String,
+    pub message: String,
+    pub repairs: usize,
+}
+
+impl IncidentRow {
+    pub fn of(i: &summary::Incident) -> IncidentRow {
+        IncidentRow {
+            name: table_cell(if i.name.is_empty() { &i.check } else { &i.name }),
+            from: minute(i.started),
+            to: i.ended.map_or_else(|| "ongoing".to_string(), minute),
+            length: crate::incidents::human_duration(chrono::Duration::seconds(i.lasted_s)),
+            message: table_cell(&i.message),
+            repairs: i.repairs,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct EventRow {
     at: String,
@@ -123,6 +148,7 @@ struct HistoryView {
     reminders: usize,
     recoveries: usize,
     events: Vec<EventRow>,
+    incidents: Vec<IncidentRow>,
     slowest: Vec<summary::Slow>,
 }
 
@@ -165,6 +191,7 @@ fn history_view(s: &Summary) -> HistoryView {
         reminders: s.reminders,
         recoveries: s.recoveries,
         events: s.events.iter().map(|e| EventRow { at: minute(e.ts), kind: e.kind.clone() }).collect(),
+        incidents: s.incidents.iter().map(IncidentRow::of).collect(),
         slowest: s.slowest.clone(),
     }
 }
