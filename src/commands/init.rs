@@ -211,7 +211,7 @@ fn list_agents(dir: &Path) -> Agents {
 /// One block of the file per config section, in the file's order (the order
 /// of `Config`). A new check kind or channel adds its block here.
 pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] =
-    &[header, monitor, redis, database, api, launchagents, discord, daily, launchd];
+    &[header, monitor, redis, database, api, launchagents, discord, daily, launchd, export];
 
 /// The whole file: every section with its defaults and a comment per key.
 pub fn render(found: &Found, defaults: &Config) -> String {
@@ -439,6 +439,15 @@ fn launchd(d: &mut Doc, _: &Found, c: &Config) {
     d.key("label_prefix", &l.label_prefix, "labels <prefix>.ops_atomic_monitor and <prefix>.ops_atomic_daily");
     d.key("interval_s", l.interval_s, "seconds between heartbeats");
     d.key("path", &l.path, "PATH the agents run with");
+}
+
+fn export(d: &mut Doc, _: &Found, c: &Config) {
+    d.section("export", "Files other tools read after every heartbeat.");
+    d.key(
+        "prometheus_textfile",
+        &c.export.prometheus_textfile,
+        "\"\" = off; an absolute *.prom path in node_exporter's --collector.textfile.directory",
+    );
 }
 
 fn plural(n: usize, what: &str) -> String {
