@@ -605,7 +605,10 @@ mod tests {
             ("/var/lib/node\nx/ops.prom", "control characters"),
         ] {
             let errs = check(p);
-            assert!(errs.len() == 1 && errs[0].contains(why) && errs[0].contains("export.prometheus_textfile"), "{p:?}: {errs:?}");
+            assert!(
+                errs.len() == 1 && errs[0].contains(why) && errs[0].contains("export.prometheus_textfile"),
+                "{p:?}: {errs:?}"
+            );
         }
         let c = parse_str("[export]\nprometheus_textfile = \"rel.prom\"\n").unwrap();
         assert_eq!(validate(&c).len(), 1);

@@ -140,7 +140,11 @@ impl Scrape {
     }
 
     fn ops_lines(&self) -> String {
-        self.text.lines().filter(|l| l.contains("ops_atomic_") || l.contains("node_textfile")).collect::<Vec<_>>().join("\n")
+        self.text
+            .lines()
+            .filter(|l| l.contains("ops_atomic_") || l.contains("node_textfile"))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -156,7 +160,8 @@ fn parse_sample(line: &str) -> Sample {
     let mut labels = BTreeMap::new();
     let mut chars = rest.chars().peekable();
     loop {
-        let key: String = chars.by_ref().take_while(|c| *c != '=').collect::<String>().trim_start_matches(',').to_string();
+        let key: String =
+            chars.by_ref().take_while(|c| *c != '=').collect::<String>().trim_start_matches(',').to_string();
         if key.starts_with('}') || key.is_empty() {
             break;
         }
@@ -298,7 +303,8 @@ fn an_export_that_cannot_be_written_is_a_warning_not_an_exit_code() {
     let run = ops(&root).arg("heartbeat").run();
     run.expect_code(0);
     assert!(
-        run.stdout.contains("[WARN] Prometheus textfile not written: the folder") && run.stdout.contains("does not exist"),
+        run.stdout.contains("[WARN] Prometheus textfile not written: the folder")
+            && run.stdout.contains("does not exist"),
         "{run}"
     );
     assert!(!missing.exists());

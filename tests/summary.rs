@@ -81,11 +81,17 @@ fn one_hour_in_five_minute_cells() {
     root.write(EVENTS, &(events.join("\n") + "\n"));
 
     let s = summary(&root, "1h");
-    assert_eq!((s["window_s"].as_i64(), s["window"].as_str(), s["cell_s"].as_i64()), (Some(3600), Some("1 h"), Some(300)));
+    assert_eq!(
+        (s["window_s"].as_i64(), s["window"].as_str(), s["cell_s"].as_i64()),
+        (Some(3600), Some("1 h"), Some(300))
+    );
     assert_eq!((s["runs_seen"].as_u64(), s["runs_expected"].as_u64()), (Some(12), Some(12)), "{s}");
     assert_eq!(s["gaps"].as_array().unwrap().len(), 0, "{s}");
     let redis = check(&s, "redis");
-    assert_eq!((redis["runs"].as_u64(), redis["failed"].as_u64(), redis["incidents"].as_u64()), (Some(12), Some(2), Some(1)));
+    assert_eq!(
+        (redis["runs"].as_u64(), redis["failed"].as_u64(), redis["incidents"].as_u64()),
+        (Some(12), Some(2), Some(1))
+    );
     assert_eq!(redis["down_s"].as_i64(), Some(600));
     assert_eq!(redis["timeline"].as_str().unwrap().chars().count(), 12);
     assert!((redis["availability"].as_f64().unwrap() - 83.333).abs() < 0.01, "{redis}");
@@ -150,7 +156,13 @@ fn twenty_four_hours_by_default_with_a_gap_and_an_ongoing_incident() {
 
     let text = ops(&root).arg("summary").run();
     text.expect_code(0);
-    for want in ["the last 24 h", "Gaps        12 missed in 1 gap", "1 h 5 min without a heartbeat, 12 missed", "→ ongoing", "one cell per hour"] {
+    for want in [
+        "the last 24 h",
+        "Gaps        12 missed in 1 gap",
+        "1 h 5 min without a heartbeat, 12 missed",
+        "→ ongoing",
+        "one cell per hour",
+    ] {
         assert!(text.stdout.contains(want), "{want:?} missing:\n{text}");
     }
 }
@@ -196,7 +208,10 @@ fn a_bad_since_exits_3_and_says_how_to_write_it() {
 fn no_history_is_a_window_of_missed_heartbeats() {
     let root = TestRoot::new();
     let s = summary(&root, "2h");
-    assert_eq!((s["runs_seen"].as_u64(), s["runs_expected"].as_u64(), s["missed"].as_u64()), (Some(0), Some(24), Some(24)));
+    assert_eq!(
+        (s["runs_seen"].as_u64(), s["runs_expected"].as_u64(), s["missed"].as_u64()),
+        (Some(0), Some(24), Some(24))
+    );
     let text = ops(&root).args(["summary", "--since", "2h"]).run();
     text.expect_code(0);
     assert!(text.stdout.contains("no check ran in the last 2 h"), "{text}");

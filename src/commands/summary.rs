@@ -58,11 +58,7 @@ pub fn render(s: &Summary, colour: bool) -> String {
         "Heartbeats  {} of {} expected (one every {interval}{since}): {} healthy, {} with warnings, {} critical",
         s.runs_seen, s.runs_expected, s.healthy, s.warnings, s.critical
     );
-    let _ = writeln!(
-        out,
-        "Alerts      {} · reminders {} · recoveries {}",
-        s.alerts, s.reminders, s.recoveries
-    );
+    let _ = writeln!(out, "Alerts      {} · reminders {} · recoveries {}", s.alerts, s.reminders, s.recoveries);
     if s.gaps.is_empty() {
         let _ = writeln!(out, "Gaps        none longer than two intervals");
     } else {
@@ -186,11 +182,20 @@ mod tests {
     #[test]
     fn the_text_shows_runs_availability_incidents_and_the_timeline() {
         let text = render(&sample(), false);
-        assert!(text.starts_with("ops-atomic summary — the last 1 h (2025-10-28 01:00 → 2025-10-28 02:00 UTC)"), "{text}");
-        assert!(text.contains("Heartbeats  12 of 12 expected (one every 5 min): 10 healthy, 0 with warnings, 2 critical"), "{text}");
+        assert!(
+            text.starts_with("ops-atomic summary — the last 1 h (2025-10-28 01:00 → 2025-10-28 02:00 UTC)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Heartbeats  12 of 12 expected (one every 5 min): 10 healthy, 0 with warnings, 2 critical"),
+            "{text}"
+        );
         assert!(text.contains("Gaps        none"), "{text}");
         assert!(text.contains("Redis   83.3%  10/12 up, 2 failed, 0 warned; 2 incidents, down 15 min"), "{text}");
-        assert!(text.contains("Redis  2025-10-28 01:10 UTC → 2025-10-28 01:20 UTC  10 min — connection refused"), "{text}");
+        assert!(
+            text.contains("Redis  2025-10-28 01:10 UTC → 2025-10-28 01:20 UTC  10 min — connection refused"),
+            "{text}"
+        );
         assert!(text.contains("Redis  2025-10-28 01:55 UTC → ongoing  5 min — connection refused"), "{text}");
         assert!(text.contains("one cell per 5 min"), "{text}");
         assert!(!text.contains('\x1b'), "no colour when off: {text}");

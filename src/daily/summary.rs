@@ -210,7 +210,13 @@ pub struct Slow {
 /// `events` that overlap it. `lines` and `events` may hold older entries
 /// (an incident that began before the window needs its `down` event) and
 /// need not be sorted.
-pub fn summarise(lines: &[Line], event_log: &[Event], now: DateTime<Utc>, window: Duration, interval_s: u64) -> Summary {
+pub fn summarise(
+    lines: &[Line],
+    event_log: &[Event],
+    now: DateTime<Utc>,
+    window: Duration,
+    interval_s: u64,
+) -> Summary {
     let interval_s = interval_s.max(1);
     let window = window.max(Duration::seconds(1));
     let window_s = window.num_seconds();

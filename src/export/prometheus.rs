@@ -120,7 +120,8 @@ pub fn exposition(run: &Run, rows: &[CheckRow]) -> String {
     );
     let mut status =
         Family::gauge("ops_atomic_check_status", "The check's last result: 0 ok, 1 warn, 2 fail, 3 skipped.");
-    let mut latency = Family::gauge("ops_atomic_check_latency_seconds", "How long the check took in the last heartbeat.");
+    let mut latency =
+        Family::gauge("ops_atomic_check_latency_seconds", "How long the check took in the last heartbeat.");
     let mut down = Family::gauge("ops_atomic_check_down", "1 while the check is DOWN (an incident is open), else 0.");
     let mut perf = Family::gauge("ops_atomic_check_metric", "A command check's performance data, by label and unit.");
     let mut cert = Family::gauge(
@@ -160,7 +161,8 @@ pub fn exposition(run: &Run, rows: &[CheckRow]) -> String {
         }
     }
     let host = || vec![("host", run.host.to_string())];
-    let mut overall = Family::gauge("ops_atomic_status", "The last heartbeat's overall status: 0 HEALTHY, 1 WARNINGS, 2 CRITICAL.");
+    let mut overall =
+        Family::gauge("ops_atomic_status", "The last heartbeat's overall status: 0 HEALTHY, 1 WARNINGS, 2 CRITICAL.");
     overall.add(host(), f64::from(run.status.exit_code()));
     let mut last = Family::gauge("ops_atomic_last_run_timestamp_seconds", "When the last heartbeat ran (Unix time).");
     last.add(host(), run.now.timestamp_millis() as f64 / 1000.0);
@@ -299,7 +301,10 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
-        assert!(!text.contains("ops_atomic_check_up{check=\"launchagent:x\""), "a skipped check is neither up nor down");
+        assert!(
+            !text.contains("ops_atomic_check_up{check=\"launchagent:x\""),
+            "a skipped check is neither up nor down"
+        );
         // Every family: HELP then TYPE, once, before its samples.
         let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
         assert_eq!(names.len(), 9, "{text}");
@@ -349,8 +354,14 @@ mod tests {
         api.cert_expires_at = Some(now());
         let text = exposition(&run(&[], &st), &[row, api]);
         assert!(text.contains("# TYPE ops_atomic_check_metric gauge\n"), "{text}");
-        assert!(text.contains("ops_atomic_check_metric{check=\"command:load\",metric=\"load1\",unit=\"\"} 0.52\n"), "{text}");
-        assert!(text.contains("ops_atomic_check_metric{check=\"command:load\",metric=\"disk \\\"/\\\"\",unit=\"%\"} 81\n"), "{text}");
+        assert!(
+            text.contains("ops_atomic_check_metric{check=\"command:load\",metric=\"load1\",unit=\"\"} 0.52\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ops_atomic_check_metric{check=\"command:load\",metric=\"disk \\\"/\\\"\",unit=\"%\"} 81\n"),
+            "{text}"
+        );
         assert!(!text.contains("} 9\n"), "a repeated label keeps its first value: {text}");
         assert!(text.contains("# TYPE ops_atomic_cert_expiry_timestamp_seconds gauge\n"), "{text}");
         assert!(text.contains("ops_atomic_cert_expiry_timestamp_seconds{check=\"api:site\"} 1761616800\n"), "{text}");

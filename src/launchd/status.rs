@@ -380,12 +380,8 @@ fn render_reports(reports: &[ReportEntry]) -> String {
         // Padded before painting: the colour codes take no column.
         let word = r.status.as_deref().unwrap_or("?");
         let pad = " ".repeat(9usize.saturating_sub(word.chars().count()));
-        out += &format!(
-            "  {} {}{pad} {}{age}\n",
-            status_emoji(r.status.as_deref()),
-            crate::color::status(word),
-            r.name
-        );
+        out +=
+            &format!("  {} {}{pad} {}{age}\n", status_emoji(r.status.as_deref()), crate::color::status(word), r.name);
     }
     out
 }
