@@ -197,11 +197,14 @@ fn seven_days_in_four_hour_cells() {
 #[test]
 fn a_bad_since_exits_3_and_says_how_to_write_it() {
     let root = TestRoot::new();
-    for bad in ["3w", "15", "-1h", "0m", "soon"] {
+    for bad in ["3w", "15", "-1h", "1.5h", "soon"] {
         let run = ops(&root).arg("summary").arg(format!("--since={bad}")).run();
         run.expect_code(3);
-        assert!(run.stderr.contains("90s, 15m, 2h or 7d"), "{bad}: {run}");
+        assert!(run.stderr.contains(&format!("{bad:?}")) && run.stderr.contains("90s, 15m, 2h or 7d"), "{bad}: {run}");
     }
+    let zero = ops(&root).args(["summary", "--since", "0m"]).run();
+    zero.expect_code(3);
+    assert!(zero.stderr.contains("more than zero"), "{zero}");
 }
 
 #[test]

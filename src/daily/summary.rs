@@ -252,7 +252,7 @@ pub fn summarise(
         window_start: start,
         window_end: now,
         window_s,
-        window: crate::duration::words(Duration::seconds(window_s)),
+        window: words(Duration::seconds(window_s)),
         interval_s,
         cell_s,
         history_since,
@@ -495,12 +495,23 @@ fn slowest(window: &[&Line]) -> Vec<Slow> {
     out
 }
 
+/// A duration in words, in its largest exact unit: 24 h → "24 h", 7 d →
+/// "7 d", 90 min → "90 min", 90 s → "90 s". For window names ("the last 24 h").
+pub fn words(d: Duration) -> String {
+    match d.num_seconds() {
+        s if s != 0 && s % 86_400 == 0 && s > 2 * 86_400 => format!("{} d", s / 86_400),
+        s if s != 0 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s != 0 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 /// What one timeline cell covers, in words: "hour", "day", "5 min", "4 h".
 pub fn cell_words(cell_s: i64) -> String {
     match cell_s {
         3600 => "hour".into(),
         86_400 => "day".into(),
-        s => crate::duration::words(Duration::seconds(s)),
+        s => words(Duration::seconds(s)),
     }
 }
 
@@ -775,6 +786,15 @@ mod tests {
         let mut e = Event::new(now() - Duration::minutes(mins_ago), check, &check.to_uppercase(), kind, "refused");
         e.lasted_s = lasted_min.map(|m| m * 60);
         e
+    }
+
+    #[test]
+    fn windows_are_named_in_their_largest_exact_unit() {
+        assert_eq!(words(Duration::hours(24)), "24 h");
+        assert_eq!(words(Duration::hours(48)), "48 h");
+        assert_eq!(words(Duration::days(7)), "7 d");
+        assert_eq!(words(Duration::minutes(90)), "90 min");
+        assert_eq!(words(Duration::seconds(90)), "90 s");
     }
 
     #[test]
