@@ -1,5 +1,5 @@
-//! Commands whose entry points take plain arguments (paths, flags, the
-//! config values they need), never `app::Ctx`.
+//! The smaller commands. Each entry point takes plain arguments (paths,
+//! the config, flags), never `app::Ctx`.
 
 pub mod init;
 pub mod shell;
