@@ -2,15 +2,16 @@
 # The project's test command (README "Quick start"); CI runs it via .ci/run.
 #
 # 1. Installs what the integration tests need when it is missing:
-#    redis-server, the PostgreSQL server binaries and the Nagios plugins of
+#    redis-server, the PostgreSQL server binaries, the Nagios plugins of
 #    monitoring-plugins-basic (/usr/lib/nagios/plugins, for [[command]]
-#    checks), from apt (as root, or through sudo). Installing starts no system service and creates no
+#    checks) and node_exporter (prometheus-node-exporter), from apt (as root, or through sudo). Installing starts no system service and creates no
 #    cluster: the tests start their own servers on free loopback ports.
 # 2. Runs cargo fmt --check, cargo clippy --all-targets -- -D warnings and
 #    cargo test (the whole suite), and fails if any of them fails.
 #
-# Environment: OPS_ATOMIC_PG_BIN (folder with initdb and postgres) and
-# OPS_ATOMIC_REDIS_SERVER (path to redis-server) override the search.
+# Environment: OPS_ATOMIC_PG_BIN (folder with initdb and postgres),
+# OPS_ATOMIC_REDIS_SERVER (path to redis-server) and OPS_ATOMIC_NODE_EXPORTER
+# (path to node_exporter) override the search.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -62,12 +63,29 @@ find_pg_bin() {
   echo "$best"
 }
 
+find_node_exporter() {
+  if [ -n "${OPS_ATOMIC_NODE_EXPORTER:-}" ]; then
+    [ -x "$OPS_ATOMIC_NODE_EXPORTER" ] || die "OPS_ATOMIC_NODE_EXPORTER=$OPS_ATOMIC_NODE_EXPORTER is not executable"
+    echo "$OPS_ATOMIC_NODE_EXPORTER"
+    return 0
+  fi
+  local p
+  for p in /usr/bin/prometheus-node-exporter "$(command -v node_exporter 2>/dev/null)"; do
+    if [ -n "$p" ] && [ -x "$p" ]; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
 # --- 1. Servers the integration tests start -------------------------------
 
 missing=()
 find_redis >/dev/null || missing+=(redis-server)
 find_pg_bin >/dev/null || missing+=(postgresql)
 [ -x /usr/lib/nagios/plugins/check_dummy ] || missing+=(monitoring-plugins-basic)
+find_node_exporter >/dev/null || missing+=(prometheus-node-exporter)
 
 cleanup_install() {
   if [ -n "${created_policy:-}" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
@@ -99,9 +117,10 @@ fi
 
 redis=$(find_redis) || die "redis-server is still missing after installing it: the integration tests need it (apt-get install -y redis-server)"
 pg_bin=$(find_pg_bin) || die "PostgreSQL server binaries are still missing after installing them: the integration tests need them (apt-get install -y postgresql)"
-export OPS_ATOMIC_REDIS_SERVER=$redis OPS_ATOMIC_PG_BIN=$pg_bin
-log "redis-server: $redis; PostgreSQL binaries: $pg_bin"
 [ -x /usr/lib/nagios/plugins/check_dummy ] || die "the Nagios plugins are still missing after installing them: the [[command]] tests need them (apt-get install -y monitoring-plugins-basic)"
+node_exporter=$(find_node_exporter) || die "node_exporter is still missing after installing it: tests/export.rs needs it (apt-get install -y prometheus-node-exporter)"
+export OPS_ATOMIC_REDIS_SERVER=$redis OPS_ATOMIC_PG_BIN=$pg_bin OPS_ATOMIC_NODE_EXPORTER=$node_exporter
+log "redis-server: $redis; PostgreSQL binaries: $pg_bin; node_exporter: $node_exporter"
 
 # --- 2. Checks --------------------------------------------------------------
 

@@ -54,6 +54,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Disable(args) => crate::launchd::agents::disable(&ctx.loaded, &args),
         Command::Status(args) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, &args),
         Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx.paths, &ctx.loaded, agent),
+        Command::Summary(a) => {
+            crate::commands::summary::run(&ctx.paths, ctx.loaded.config.launchd.interval_s, a.since, a.json)
+        }
         Command::Config { action } => config_command(&ctx, action),
         Command::Events(args) => crate::commands::events::run(&ctx.paths, &ctx.loaded.config, &args),
         Command::Silence(args) => crate::commands::silence::run(&ctx.paths, &ctx.loaded.config, &args),

@@ -45,6 +45,8 @@ pub enum Command {
     },
     /// Write a commented starter config from what runs on this machine
     Init(InitArgs),
+    /// Availability, incidents and gaps over any window of the history
+    Summary(SummaryArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -173,6 +175,16 @@ pub struct InitArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub agents: AgentsDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// The window: the last DUR (90s, 15m, 2h, 7d)
+    #[arg(long, value_name = "DUR", default_value = "24h", value_parser = crate::duration::parse)]
+    pub since: chrono::Duration,
+    /// Print the summary as one JSON document
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The shells `completions` writes a script for.

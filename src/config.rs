@@ -66,6 +66,8 @@ pub struct Config {
     pub daily: Daily,
     /// How the two LaunchAgents are generated.
     pub launchd: Launchd,
+    /// Files that other tools read (SPEC §11).
+    pub export: Export,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,6 +194,40 @@ impl Default for Launchd {
             interval_s: 300,
             path: "/usr/local/bin:/opt/homebrew/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
         }
+    }
+}
+
+/// Files written for other tools after every heartbeat.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Export {
+    /// The Prometheus textfile, rewritten atomically every heartbeat, for
+    /// node_exporter's `--collector.textfile.directory`: an absolute path
+    /// ending in `.prom`; "" = no export.
+    pub prometheus_textfile: String,
+}
+
+impl Export {
+    /// Every problem in the section, each naming its key.
+    pub fn validate(&self) -> Vec<String> {
+        let p = &self.prometheus_textfile;
+        let mut errs = Vec::new();
+        if p.is_empty() {
+            return errs;
+        }
+        let key = "export.prometheus_textfile";
+        if p.chars().any(char::is_control) {
+            errs.push(format!("{key} = {p:?}: must not contain control characters"));
+        } else if p.starts_with('~') || !p.starts_with('/') {
+            errs.push(format!(
+                "{key} = {p:?}: must be an absolute path (no ~), e.g. \"/opt/homebrew/var/node_exporter/ops_atomic.prom\""
+            ));
+        } else if !p.ends_with(".prom") || p.ends_with("/.prom") {
+            errs.push(format!(
+                "{key} = {p:?}: must name a file ending in .prom (node_exporter's textfile collector reads only those)"
+            ));
+        }
+        errs
     }
 }
 
@@ -502,6 +538,7 @@ pub fn validate(c: &Config) -> Vec<String> {
     if c.launchd.path.trim().is_empty() {
         errs.push("launchd.path is empty: give the PATH the agents run with".into());
     }
+    errs.extend(c.export.validate());
     errs
 }
 
@@ -612,6 +649,28 @@ mod tests {
         assert_eq!(c.redis.timeout_ms, 3000);
         assert_eq!(c.launchd.interval_s, 300);
         assert!(validate(&c).is_empty());
+    }
+
+    #[test]
+    fn the_prometheus_textfile_is_an_absolute_prom_path() {
+        let check = |p: &str| Export { prometheus_textfile: p.into() }.validate();
+        assert!(check("").is_empty(), "off by default");
+        assert!(check("/opt/homebrew/var/node_exporter/ops_atomic.prom").is_empty());
+        for (p, why) in [
+            ("~/metrics/ops.prom", "absolute path (no ~)"),
+            ("metrics/ops.prom", "absolute path"),
+            ("/var/lib/node_exporter/ops.txt", "ending in .prom"),
+            ("/var/lib/node_exporter/.prom", "ending in .prom"),
+            ("/var/lib/node\nx/ops.prom", "control characters"),
+        ] {
+            let errs = check(p);
+            assert!(
+                errs.len() == 1 && errs[0].contains(why) && errs[0].contains("export.prometheus_textfile"),
+                "{p:?}: {errs:?}"
+            );
+        }
+        let c = parse_str("[export]\nprometheus_textfile = \"rel.prom\"\n").unwrap();
+        assert_eq!(validate(&c).len(), 1);
     }
 
     #[test]

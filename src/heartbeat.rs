@@ -130,6 +130,14 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
             failures.push(e.0);
         }
     }
+    // Step 7: the exports (SPEC §11); a failure is a WARN, never the exit code.
+    let host = cfg.monitor.host();
+    let names = channels.iter().map(|c| c.name().to_string()).collect();
+    let run =
+        crate::export::Run { host: &host, results: &results, state: &st, status, duration_ms, now, channels: names };
+    for written in crate::export::write_all(&cfg.export, &run) {
+        written.map_or_else(|e| log::warn(&e), |ok| log::info(&ok));
+    }
     log::info(&format!("=== Monitor Complete: {} {} ===", status.emoji(), status));
 
     if args.json {

@@ -15,6 +15,7 @@ pub mod duration;
 pub mod envvars;
 pub mod events;
 pub mod exit;
+pub mod export;
 pub mod heartbeat;
 pub mod history;
 pub mod incidents;

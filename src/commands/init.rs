@@ -228,6 +228,7 @@ pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] = &[
     ping,
     daily,
     launchd,
+    export,
 ];
 
 /// The whole file: every section with its defaults and a comment per key.
@@ -556,6 +557,15 @@ fn launchd(d: &mut Doc, _: &Found, c: &Config) {
     d.key("label_prefix", &l.label_prefix, "labels <prefix>.ops_atomic_monitor and <prefix>.ops_atomic_daily");
     d.key("interval_s", l.interval_s, "seconds between heartbeats");
     d.key("path", &l.path, "PATH the agents run with");
+}
+
+fn export(d: &mut Doc, _: &Found, c: &Config) {
+    d.section("export", "Files other tools read after every heartbeat.");
+    d.key(
+        "prometheus_textfile",
+        &c.export.prometheus_textfile,
+        "\"\" = off; an absolute *.prom path in node_exporter's --collector.textfile.directory",
+    );
 }
 
 fn plural(n: usize, what: &str) -> String {

@@ -6,3 +6,4 @@ pub mod init;
 pub mod notify_test;
 pub mod shell;
 pub mod silence;
+pub mod summary;

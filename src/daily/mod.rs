@@ -302,7 +302,13 @@ fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
             crate::history::read(ctx.paths).map(|h| h.lines).unwrap_or_default()
         }
     };
-    let summary = summary::summarise(&lines, day.now, cfg.launchd.interval_s);
+    // Every event, not only the window's: an incident open at its start needs its `down`.
+    let events = crate::events::read(ctx.paths, None).unwrap_or_else(|e| {
+        log::warn(&e.0);
+        Vec::new()
+    });
+    let window = chrono::Duration::hours(summary::WINDOW_HOURS);
+    let summary = summary::summarise(&lines, &events, day.now, window, cfg.launchd.interval_s);
     let (deleted, kept, problems) =
         housekeeping::prune_reports(&ctx.paths.reports_dir(), day.now, cfg.daily.retention_days);
     (done.reports_deleted, done.reports_kept) = (deleted, kept);

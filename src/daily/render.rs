@@ -12,20 +12,6 @@ use crate::log;
 use super::summary::{self, Summary};
 use super::{Day, PHASES, Phase, PhaseStatus};
 
-/// The timeline's name column is cut to this many characters.
-const NAME_WIDTH: usize = 24;
-
-/// The legend printed under the timeline.
-pub fn legend() -> String {
-    format!(
-        "{} all ok · {} some failures · {} all failed · {} no data — one cell per hour, oldest left, UTC",
-        summary::CELL_OK,
-        summary::CELL_SOME_FAILED,
-        summary::CELL_ALL_FAILED,
-        summary::CELL_NO_DATA
-    )
-}
-
 /// A phase row of the report, including phases that have not finished yet.
 #[derive(Serialize)]
 struct PhaseRow<'a> {
@@ -111,6 +97,31 @@ struct CheckRow {
     warned: usize,
 }
 
+/// One incident for a report or `summary`: times in UTC to the minute.
+#[derive(Serialize)]
+pub struct IncidentRow {
+    pub name: String,
+    pub from: String,
+    /// The end, or "ongoing".
+    pub to: String,
+    pub length: String,
+    pub message: String,
+    pub repairs: usize,
+}
+
+impl IncidentRow {
+    pub fn of(i: &summary::Incident) -> IncidentRow {
+        IncidentRow {
+            name: table_cell(if i.name.is_empty() { &i.check } else { &i.name }),
+            from: minute(i.started),
+            to: i.ended.map_or_else(|| "ongoing".to_string(), minute),
+            length: crate::incidents::human_duration(chrono::Duration::seconds(i.lasted_s)),
+            message: table_cell(&i.message),
+            repairs: i.repairs,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct EventRow {
     at: String,
@@ -137,6 +148,7 @@ struct HistoryView {
     reminders: usize,
     recoveries: usize,
     events: Vec<EventRow>,
+    incidents: Vec<IncidentRow>,
     slowest: Vec<summary::Slow>,
 }
 
@@ -173,38 +185,15 @@ fn history_view(s: &Summary) -> HistoryView {
                 warned: c.warned,
             })
             .collect(),
-        timeline: timeline(s),
-        legend: legend(),
+        timeline: summary::timeline(s),
+        legend: summary::legend(s),
         alerts: s.alerts,
         reminders: s.reminders,
         recoveries: s.recoveries,
         events: s.events.iter().map(|e| EventRow { at: minute(e.ts), kind: e.kind.clone() }).collect(),
+        incidents: s.incidents.iter().map(IncidentRow::of).collect(),
         slowest: s.slowest.clone(),
     }
-}
-
-/// The per-check timeline: an hour axis, then one row per check with its
-/// 24 cells and availability.
-pub fn timeline(s: &Summary) -> String {
-    if s.checks.is_empty() {
-        return String::new();
-    }
-    let width = s.checks.iter().map(|c| c.name.chars().count().min(NAME_WIDTH)).max().unwrap_or(0).max(4);
-    let mut axis = vec![' '; summary::WINDOW_HOURS as usize];
-    for cell in (0..summary::WINDOW_HOURS).step_by(6) {
-        let hour = (s.window_start + chrono::Duration::hours(cell)).format("%H").to_string();
-        for (i, ch) in hour.chars().enumerate() {
-            axis[cell as usize + i] = ch;
-        }
-    }
-    let axis: String = axis.into_iter().collect();
-    let mut out = format!("{:width$}  {}\n", "UTC", axis.trim_end());
-    for c in &s.checks {
-        let name: String = c.name.chars().take(NAME_WIDTH).collect();
-        let pad = width - name.chars().count();
-        out.push_str(&format!("{name}{}  {}  {:>6}\n", " ".repeat(pad), c.timeline, c.availability_text()));
-    }
-    out.trim_end().to_string()
 }
 
 #[derive(Serialize)]

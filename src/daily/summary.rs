@@ -1,8 +1,10 @@
-//! The last 24 hours of heartbeat history, summarised for the daily report.
+//! Heartbeat history and the event log summarised over a window: the last
+//! 24 hours for the daily report, any `--since` for `ops-atomic summary`
+//! (and the status page). One implementation serves them all.
 //!
-//! Pure: it sees only the history lines, the time of the daily run and the
-//! heartbeat interval, so every number in the report is unit-tested here.
-//! Times are UTC.
+//! Pure: it sees only the history lines, the events, the end and length of
+//! the window and the heartbeat interval, so every number a report or
+//! `summary` shows is unit-tested here. Times are UTC.
 
 use std::collections::HashMap;
 
@@ -11,9 +13,22 @@ use serde::Serialize;
 
 use crate::checks::CheckStatus;
 use crate::history::Line;
+use crate::incidents::Event;
 
-/// The summary covers this many hours before the run.
+/// The daily report's window: this many hours before the run.
 pub const WINDOW_HOURS: i64 = 24;
+
+/// Timeline cell widths to choose from, in seconds: the narrowest that is
+/// at least one heartbeat interval and fits the window in [`MAX_CELLS`].
+/// 1 h of 5-minute heartbeats → 5 min (12 cells), 24 h → 1 h (24), 7 d → 4 h (42).
+const CELL_WIDTHS: [i64; 13] = [60, 120, 300, 600, 900, 3600, 7200, 14_400, 21_600, 43_200, 86_400, 172_800, 604_800];
+const MAX_CELLS: i64 = 48;
+
+/// The timeline's axis names every this many cells.
+const AXIS_STEP: usize = 6;
+
+/// The timeline's name column is cut to this many characters.
+const NAME_WIDTH: usize = 24;
 
 /// A gap longer than this many intervals counts as missed heartbeats.
 const GAP_INTERVALS: i64 = 2;
@@ -21,24 +36,29 @@ const GAP_INTERVALS: i64 = 2;
 /// How many checks the "slowest" list shows.
 const SLOWEST: usize = 5;
 
-/// Timeline cells: one per hour, oldest first.
+/// Timeline cells, oldest first (one per hour for the daily report).
 pub const CELL_OK: char = '█';
 pub const CELL_SOME_FAILED: char = '▒';
 pub const CELL_ALL_FAILED: char = 'X';
 pub const CELL_NO_DATA: char = '·';
 
-/// What the daily report says about the last 24 hours.
+/// What the history says about one window.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Summary {
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
+    /// The window's length in seconds, and in words ("24 h", "7 d").
+    pub window_s: i64,
+    pub window: String,
     pub interval_s: u64,
+    /// The width of one timeline cell, in seconds.
+    pub cell_s: i64,
     /// When the history begins, if that is inside the window (a new
     /// install): heartbeats are expected from then on, not before.
     pub history_since: Option<DateTime<Utc>>,
     /// Heartbeats recorded in the window.
     pub runs_seen: usize,
-    /// Heartbeats the schedule asks for: 24 h / interval.
+    /// Heartbeats the schedule asks for: the window / interval.
     pub runs_expected: u64,
     /// Heartbeats by overall status.
     pub healthy: usize,
@@ -50,6 +70,9 @@ pub struct Summary {
     pub missed: u64,
     /// Per check, in the order the checks first appear.
     pub checks: Vec<CheckStats>,
+    /// Incidents (a `down` event and its `up`) that overlap the window,
+    /// oldest first; the ongoing ones have no end.
+    pub incidents: Vec<Incident>,
     /// Alerts, reminders and recoveries, oldest first.
     pub events: Vec<EventAt>,
     pub alerts: usize,
@@ -83,8 +106,30 @@ pub struct CheckStats {
     pub warned: usize,
     /// `up / runs` as a percentage; `None` when the check never ran.
     pub availability: Option<f64>,
-    /// 24 cells, one per hour, oldest left (see the `CELL_*` characters).
+    /// Its incidents that overlap the window, and how long it was down
+    /// inside the window, in seconds.
+    pub incidents: usize,
+    pub down_s: i64,
+    /// One cell per `cell_s`, oldest left (see the `CELL_*` characters).
     pub timeline: String,
+}
+
+/// One incident from the event log: a check DOWN from `started` until
+/// `ended` (its `up` event), or still down (`ongoing`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Incident {
+    /// The check's id, and its name as the event named it.
+    pub check: String,
+    pub name: String,
+    pub started: DateTime<Utc>,
+    pub ended: Option<DateTime<Utc>>,
+    pub ongoing: bool,
+    /// How long it lasted; an ongoing one until the window's end.
+    pub lasted_s: i64,
+    /// The failure the `down` event recorded.
+    pub message: String,
+    /// Repairs run for the check during the incident.
+    pub repairs: usize,
 }
 
 impl CheckStats {
@@ -134,14 +179,15 @@ impl Summary {
             HeartbeatVerdict::None => Some((
                 true,
                 format!(
-                    "the heartbeat did not run in the last {WINDOW_HOURS} h: no line in the heartbeat history; `ops-atomic status` shows whether the monitor agent is loaded and why it is not running"
+                    "the heartbeat did not run in the last {}: no line in the heartbeat history; `ops-atomic status` shows whether the monitor agent is loaded and why it is not running",
+                    self.window
                 ),
             )),
             HeartbeatVerdict::Few { percent } => Some((
                 false,
                 format!(
-                    "only {} of {} expected heartbeats ran in the last {WINDOW_HOURS} h ({percent}%, under daily.min_heartbeat_percent = {min_percent}); the missed ones are listed in the report",
-                    self.runs_seen, self.runs_expected
+                    "only {} of {} expected heartbeats ran in the last {} ({percent}%, under daily.min_heartbeat_percent = {min_percent}); the missed ones are listed in the report",
+                    self.runs_seen, self.runs_expected, self.window
                 ),
             )),
         }
@@ -160,11 +206,22 @@ pub struct Slow {
     pub samples: usize,
 }
 
-/// Summarises the heartbeats in `(now - 24 h, now]`. `lines` may hold older
-/// lines and need not be sorted.
-pub fn summarise(lines: &[Line], now: DateTime<Utc>, interval_s: u64) -> Summary {
+/// Summarises the heartbeats in `(now - window, now]` and the incidents of
+/// `events` that overlap it. `lines` and `events` may hold older entries
+/// (an incident that began before the window needs its `down` event) and
+/// need not be sorted.
+pub fn summarise(
+    lines: &[Line],
+    event_log: &[Event],
+    now: DateTime<Utc>,
+    window: Duration,
+    interval_s: u64,
+) -> Summary {
     let interval_s = interval_s.max(1);
-    let start = now - Duration::hours(WINDOW_HOURS);
+    let window = window.max(Duration::seconds(1));
+    let window_s = window.num_seconds();
+    let start = now - window;
+    let cell_s = cell_width(window_s, interval_s);
     let mut window: Vec<&Line> = lines.iter().filter(|l| l.ts > start).collect();
     window.sort_by_key(|l| l.ts);
     let count = |s: &str| window.iter().filter(|l| l.status == s).count();
@@ -176,7 +233,7 @@ pub fn summarise(lines: &[Line], now: DateTime<Utc>, interval_s: u64) -> Summary
     let expected_from = history_since.unwrap_or(start);
     let runs_expected = match history_since {
         Some(first) => ((now - first).num_seconds().max(0) as u64) / interval_s + 1,
-        None => (WINDOW_HOURS as u64 * 3600) / interval_s,
+        None => window_s as u64 / interval_s,
     };
     // Heartbeats run by hand come on top of the schedule: never "22 of 1 expected".
     let runs_expected = runs_expected.max(window.len() as u64);
@@ -184,11 +241,20 @@ pub fn summarise(lines: &[Line], now: DateTime<Utc>, interval_s: u64) -> Summary
     let events: Vec<EventAt> =
         window.iter().flat_map(|l| l.events.iter().map(|e| EventAt { ts: l.ts, kind: e.clone() })).collect();
     let count_events = |k: &str| events.iter().filter(|e| e.kind == k).count();
-    let checks = check_stats(&window, start);
+    let incidents = incidents(event_log, start, now);
+    let mut checks = check_stats(&window, start, cell_s, cells(window_s, cell_s));
+    for c in &mut checks {
+        let own = incidents.iter().filter(|i| i.check == c.id);
+        c.incidents = own.clone().count();
+        c.down_s = own.map(|i| (i.ended.unwrap_or(now).min(now) - i.started.max(start)).num_seconds().max(0)).sum();
+    }
     Summary {
         window_start: start,
         window_end: now,
+        window_s,
+        window: words(Duration::seconds(window_s)),
         interval_s,
+        cell_s,
         history_since,
         runs_seen: window.len(),
         runs_expected,
@@ -203,7 +269,84 @@ pub fn summarise(lines: &[Line], now: DateTime<Utc>, interval_s: u64) -> Summary
         events,
         slowest: slowest(&window),
         checks,
+        incidents,
     }
+}
+
+/// The timeline's cell width for a window (both in seconds): see [`CELL_WIDTHS`].
+pub fn cell_width(window_s: i64, interval_s: u64) -> i64 {
+    let interval = interval_s as i64;
+    CELL_WIDTHS
+        .iter()
+        .copied()
+        .find(|&w| w >= interval && cells(window_s, w) <= MAX_CELLS as usize)
+        // Longer than any width fits: whole days, as many as it takes.
+        .unwrap_or_else(|| ceil_div(ceil_div(window_s, MAX_CELLS), 86_400).max(1) * 86_400)
+}
+
+/// How many cells of `cell_s` cover the window (the last one may be partial).
+fn cells(window_s: i64, cell_s: i64) -> usize {
+    ceil_div(window_s, cell_s.max(1)).max(1) as usize
+}
+
+/// `a / b` rounded up, for positive numbers.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    (a + b - 1) / b
+}
+
+/// Pairs each `down` event with the next `up` of the same check and keeps
+/// the incidents that overlap `(start, now]`. An `up` whose `down` is older
+/// than the log begins at `ts - lasted_s`; a `down` without an `up` is ongoing.
+fn incidents(events: &[Event], start: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Incident> {
+    let mut sorted: Vec<&Event> = events.iter().filter(|e| e.ts <= now).collect();
+    sorted.sort_by_key(|e| e.ts);
+    let mut open: HashMap<&str, Incident> = HashMap::new();
+    let mut out: Vec<Incident> = Vec::new();
+    for e in &sorted {
+        match e.kind.as_str() {
+            "down" => {
+                // A second `down` without an `up` between (a state reset): the first ends unseen.
+                open.entry(&e.check).or_insert_with(|| Incident {
+                    check: e.check.clone(),
+                    name: e.name.clone(),
+                    started: e.ts,
+                    ended: None,
+                    ongoing: true,
+                    lasted_s: 0,
+                    message: e.message.clone(),
+                    repairs: 0,
+                });
+            }
+            "up" => {
+                let mut i = open.remove(e.check.as_str()).unwrap_or_else(|| Incident {
+                    check: e.check.clone(),
+                    name: e.name.clone(),
+                    started: e.ts - Duration::seconds(e.lasted_s.unwrap_or(0).max(0)),
+                    ended: None,
+                    ongoing: true,
+                    lasted_s: 0,
+                    message: String::new(),
+                    repairs: 0,
+                });
+                i.ended = Some(e.ts);
+                i.ongoing = false;
+                out.push(i);
+            }
+            _ => {}
+        }
+    }
+    out.extend(open.into_values());
+    out.retain(|i| i.ended.is_none_or(|end| end > start));
+    for i in &mut out {
+        let end = i.ended.unwrap_or(now);
+        i.lasted_s = (end - i.started).num_seconds().max(0);
+        i.repairs = sorted
+            .iter()
+            .filter(|e| e.check == i.check && e.kind == "repair" && e.ts >= i.started && e.ts <= end)
+            .count();
+    }
+    out.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.check.cmp(&b.check)));
+    out
 }
 
 /// Gaps longer than two intervals. Between two runs, the heartbeats missed
@@ -232,21 +375,21 @@ fn gaps(window: &[&Line], start: DateTime<Utc>, now: DateTime<Utc>, interval_s: 
     out
 }
 
-/// Availability and the hourly timeline of every check, by id.
-fn check_stats(window: &[&Line], start: DateTime<Utc>) -> Vec<CheckStats> {
+/// Availability and the timeline of every check, by id.
+fn check_stats(window: &[&Line], start: DateTime<Utc>, cell_s: i64, n_cells: usize) -> Vec<CheckStats> {
     struct Acc {
         name: String,
         kind: String,
         runs: usize,
         failed: usize,
         warned: usize,
-        /// Per hour: (ran, failed).
-        hours: [(u32, u32); WINDOW_HOURS as usize],
+        /// Per cell: (ran, failed).
+        cells: Vec<(u32, u32)>,
     }
     let mut order: Vec<String> = Vec::new();
     let mut by_id: HashMap<String, Acc> = HashMap::new();
     for line in window {
-        let hour = ((line.ts - start).num_seconds() / 3600).clamp(0, WINDOW_HOURS - 1) as usize;
+        let cell = ((line.ts - start).num_seconds() / cell_s).clamp(0, n_cells as i64 - 1) as usize;
         for c in &line.checks {
             if c.status == CheckStatus::Skipped {
                 continue;
@@ -259,15 +402,15 @@ fn check_stats(window: &[&Line], start: DateTime<Utc>) -> Vec<CheckStats> {
                     runs: 0,
                     failed: 0,
                     warned: 0,
-                    hours: [(0, 0); WINDOW_HOURS as usize],
+                    cells: vec![(0, 0); n_cells],
                 }
             });
             acc.runs += 1;
-            acc.hours[hour].0 += 1;
+            acc.cells[cell].0 += 1;
             match c.status {
                 CheckStatus::Fail => {
                     acc.failed += 1;
-                    acc.hours[hour].1 += 1;
+                    acc.cells[cell].1 += 1;
                 }
                 CheckStatus::Warn => acc.warned += 1,
                 CheckStatus::Ok | CheckStatus::Skipped => {}
@@ -281,7 +424,7 @@ fn check_stats(window: &[&Line], start: DateTime<Utc>) -> Vec<CheckStats> {
             let up = acc.runs - acc.failed;
             Some(CheckStats {
                 availability: (acc.runs > 0).then(|| up as f64 * 100.0 / acc.runs as f64),
-                timeline: acc.hours.iter().map(|&(ran, failed)| cell(ran, failed)).collect(),
+                timeline: acc.cells.iter().map(|&(ran, failed)| cell(ran, failed)).collect(),
                 id,
                 name: acc.name,
                 kind: acc.kind,
@@ -289,12 +432,14 @@ fn check_stats(window: &[&Line], start: DateTime<Utc>) -> Vec<CheckStats> {
                 up,
                 failed: acc.failed,
                 warned: acc.warned,
+                incidents: 0,
+                down_s: 0,
             })
         })
         .collect()
 }
 
-/// One hour of one check.
+/// One cell of one check.
 pub fn cell(ran: u32, failed: u32) -> char {
     match (ran, failed) {
         (0, _) => CELL_NO_DATA,
@@ -348,6 +493,69 @@ fn slowest(window: &[&Line]) -> Vec<Slow> {
     out.sort_by_key(|s| std::cmp::Reverse(s.max_ms));
     out.truncate(SLOWEST);
     out
+}
+
+/// A duration in words, in its largest exact unit: 24 h → "24 h", 7 d →
+/// "7 d", 90 min → "90 min", 90 s → "90 s". For window names ("the last 24 h").
+pub fn words(d: Duration) -> String {
+    match d.num_seconds() {
+        s if s != 0 && s % 86_400 == 0 && s > 2 * 86_400 => format!("{} d", s / 86_400),
+        s if s != 0 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s != 0 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// What one timeline cell covers, in words: "hour", "day", "5 min", "4 h".
+pub fn cell_words(cell_s: i64) -> String {
+    match cell_s {
+        3600 => "hour".into(),
+        86_400 => "day".into(),
+        s => words(Duration::seconds(s)),
+    }
+}
+
+/// The legend printed under the timeline.
+pub fn legend(s: &Summary) -> String {
+    format!(
+        "{CELL_OK} all ok · {CELL_SOME_FAILED} some failures · {CELL_ALL_FAILED} all failed · {CELL_NO_DATA} no data — one cell per {}, oldest left, UTC",
+        cell_words(s.cell_s)
+    )
+}
+
+/// The per-check timeline: a time axis (UTC), then one row per check with
+/// its cells and availability.
+pub fn timeline(s: &Summary) -> String {
+    if s.checks.is_empty() {
+        return String::new();
+    }
+    let width = s.checks.iter().map(|c| c.name.chars().count().min(NAME_WIDTH)).max().unwrap_or(0).max(4);
+    let n = cells(s.window_s, s.cell_s);
+    let format = if s.cell_s < 3600 {
+        "%H:%M"
+    } else if s.window_s <= 86_400 {
+        "%H"
+    } else {
+        "%m-%d"
+    };
+    let mut axis = vec![' '; n];
+    for cell in (0..n).step_by(AXIS_STEP) {
+        let at = (s.window_start + Duration::seconds(cell as i64 * s.cell_s)).format(format).to_string();
+        for (i, ch) in at.chars().enumerate() {
+            match axis.get_mut(cell + i) {
+                Some(slot) => *slot = ch,
+                None => axis.push(ch),
+            }
+        }
+    }
+    let axis: String = axis.into_iter().collect();
+    let mut out = format!("{:width$}  {}\n", "UTC", axis.trim_end());
+    for c in &s.checks {
+        let name: String = c.name.chars().take(NAME_WIDTH).collect();
+        let pad = width - name.chars().count();
+        out.push_str(&format!("{name}{}  {}  {:>6}\n", " ".repeat(pad), c.timeline, c.availability_text()));
+    }
+    out.trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -417,7 +625,7 @@ mod tests {
     #[test]
     fn a_new_install_expects_heartbeats_only_since_its_first_one() {
         let lines: Vec<Line> = [60, 55, 50, 30].iter().map(|m| line(*m, vec![], &[])).collect();
-        let s = summarise(&lines, now(), 300);
+        let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
         assert_eq!(s.history_since, Some(now() - Duration::minutes(60)));
         assert_eq!(s.runs_expected, 13);
         assert_eq!(s.runs_seen, 4);
@@ -427,13 +635,13 @@ mod tests {
         assert_eq!(s.gaps[0].missed, 3);
         assert_eq!(s.gaps[1].missed, 6);
 
-        let none = summarise(&[], now(), 300);
+        let none = summarise(&[], &[], now(), Duration::hours(24), 300);
         assert_eq!((none.history_since, none.runs_expected, none.missed), (None, 288, 288));
     }
 
     #[test]
     fn counts_runs_against_the_schedule() {
-        let s = summarise(&day(), now(), 300);
+        let s = summarise(&day(), &[], now(), Duration::hours(24), 300);
         assert_eq!(s.runs_expected, 288);
         // 288 slots, 12 left out (601, 606, ..., 656).
         assert_eq!(s.runs_seen, 276);
@@ -443,7 +651,7 @@ mod tests {
 
     #[test]
     fn a_gap_is_found_with_its_times_and_missed_runs() {
-        let s = summarise(&day(), now(), 300);
+        let s = summarise(&day(), &[], now(), Duration::hours(24), 300);
         assert_eq!(s.gaps.len(), 1, "{:?}", s.gaps);
         let g = &s.gaps[0];
         assert_eq!(g.from, now() - Duration::minutes(661));
@@ -458,7 +666,7 @@ mod tests {
         let mut lines = day();
         lines[0].checks[1].status = CheckStatus::Warn;
         lines[1].checks[1].status = CheckStatus::Skipped;
-        let s = summarise(&lines, now(), 300);
+        let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
         let redis = &s.checks[0];
         assert_eq!((redis.name.as_str(), redis.runs, redis.failed), ("Redis", 276, 8));
         assert_eq!(redis.availability_text(), "97.1%");
@@ -468,7 +676,7 @@ mod tests {
 
     #[test]
     fn alerts_and_recoveries_are_counted_from_events() {
-        let s = summarise(&day(), now(), 300);
+        let s = summarise(&day(), &[], now(), Duration::hours(24), 300);
         assert_eq!((s.alerts, s.recoveries, s.reminders), (1, 1, 0));
         assert_eq!(s.events[0].kind, "alert");
         assert_eq!(s.events[0].ts, now() - Duration::minutes(131));
@@ -476,7 +684,7 @@ mod tests {
 
     #[test]
     fn the_timeline_has_one_cell_per_hour() {
-        let s = summarise(&day(), now(), 300);
+        let s = summarise(&day(), &[], now(), Duration::hours(24), 300);
         let redis: Vec<char> = s.checks[0].timeline.chars().collect();
         assert_eq!(redis.len(), 24);
         // Hour 13 of the window is 660 to 600 minutes ago: no heartbeat at all.
@@ -492,14 +700,14 @@ mod tests {
     fn an_hour_of_failures_is_all_failed() {
         let lines: Vec<Line> =
             (1..60).step_by(5).map(|m| line(m, vec![check("Redis", CheckStatus::Fail, 1)], &[])).collect();
-        let s = summarise(&lines, now(), 300);
+        let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
         assert!(s.checks[0].timeline.ends_with(CELL_ALL_FAILED));
         assert_eq!(s.checks[0].availability_text(), "0.0%");
     }
 
     #[test]
     fn no_history_is_one_gap_over_the_whole_window() {
-        let s = summarise(&[], now(), 300);
+        let s = summarise(&[], &[], now(), Duration::hours(24), 300);
         assert_eq!(s.runs_seen, 0);
         assert_eq!(s.gaps.len(), 1);
         assert_eq!(s.missed, 288);
@@ -510,7 +718,7 @@ mod tests {
     fn older_lines_and_a_late_last_run_are_handled() {
         let mut lines = vec![line(2000, vec![], &[])];
         lines.extend((30..1440).step_by(5).map(|m| line(m, vec![], &[])));
-        let s = summarise(&lines, now(), 300);
+        let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
         assert_eq!(s.runs_seen, 282);
         // The last heartbeat was 30 min ago: 6 runs should have happened since.
         let last = s.gaps.last().unwrap();
@@ -519,13 +727,13 @@ mod tests {
 
     #[test]
     fn the_heartbeat_verdict_follows_section_8() {
-        let none = summarise(&[], now(), 300);
+        let none = summarise(&[], &[], now(), Duration::hours(24), 300);
         let (critical, text) = none.heartbeat_problem(50).unwrap();
         assert!(critical && text.contains("the heartbeat did not run in the last 24 h"), "{text}");
         // 276 of 288: enough. 92 of 286 (32%, a history that began 1436 min ago): a warning under 50%, not under 30%.
-        assert_eq!(summarise(&day(), now(), 300).heartbeat_problem(50), None);
+        assert_eq!(summarise(&day(), &[], now(), Duration::hours(24), 300).heartbeat_problem(50), None);
         let few: Vec<Line> = day().into_iter().step_by(3).collect();
-        let s = summarise(&few, now(), 300);
+        let s = summarise(&few, &[], now(), Duration::hours(24), 300);
         let (critical, text) = s.heartbeat_problem(50).unwrap();
         assert!(!critical && text.contains("92 of 286") && text.contains("32%"), "{text}");
         assert_eq!(s.heartbeat_problem(30), None);
@@ -536,7 +744,7 @@ mod tests {
     fn more_heartbeats_than_the_schedule_are_never_more_than_expected() {
         // 22 heartbeats run by hand within a minute of a new install.
         let lines: Vec<Line> = (0..22).map(|i| line(1, vec![], &[]).with_ts_offset(i)).collect();
-        let s = summarise(&lines, now(), 300);
+        let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
         assert_eq!((s.runs_seen, s.runs_expected), (22, 22));
         assert_eq!(s.heartbeat_problem(50), None);
     }
@@ -557,7 +765,7 @@ mod tests {
                 line(m * 5, vec![la("a.one"), la("a.two"), la("a.three"), check("Redis", CheckStatus::Ok, 1)], &[])
             })
             .collect();
-        let s = summarise(&lines, now(), 300);
+        let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
         assert_eq!(s.slowest.len(), 2, "{:?}", s.slowest);
         assert_eq!(s.slowest[0], Slow { name: LAUNCHCTL_LIST.into(), p50_ms: 40, max_ms: 40, samples: 3 });
     }
@@ -571,8 +779,133 @@ mod tests {
                 line(i as i64 * 5 + 1, vec![check("API", CheckStatus::Ok, ms), check("Redis", CheckStatus::Ok, 1)], &[])
             })
             .collect();
-        let s = summarise(&lines, now(), 300);
+        let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
         assert_eq!(s.slowest[0], Slow { name: "API".into(), p50_ms: 20, max_ms: 400, samples: 4 });
         assert_eq!(s.slowest[1].name, "Redis");
+    }
+
+    fn event(mins_ago: i64, check: &str, kind: &str, lasted_min: Option<i64>) -> Event {
+        let mut e = Event::new(now() - Duration::minutes(mins_ago), check, &check.to_uppercase(), kind, "refused");
+        e.lasted_s = lasted_min.map(|m| m * 60);
+        e
+    }
+
+    #[test]
+    fn windows_are_named_in_their_largest_exact_unit() {
+        assert_eq!(words(Duration::hours(24)), "24 h");
+        assert_eq!(words(Duration::hours(48)), "48 h");
+        assert_eq!(words(Duration::days(7)), "7 d");
+        assert_eq!(words(Duration::minutes(90)), "90 min");
+        assert_eq!(words(Duration::seconds(90)), "90 s");
+    }
+
+    #[test]
+    fn the_cell_width_keeps_the_timeline_short_and_never_under_an_interval() {
+        assert_eq!(cell_width(3600, 300), 300, "1 h: 5-minute cells");
+        assert_eq!(cell_width(86_400, 300), 3600, "24 h: hours, as the daily report always had");
+        assert_eq!(cell_width(7 * 86_400, 300), 14_400, "7 d: 4-hour cells");
+        assert_eq!(cell_width(3600, 60), 120, "minute heartbeats: 2-minute cells");
+        assert_eq!(cell_width(90, 300), 300);
+        assert_eq!(cell_width(365 * 86_400, 300), 8 * 86_400, "past a week a cell is whole days");
+        for (window, interval) in [(3600, 300), (7200, 300), (6 * 3600, 300), (86_400, 60), (3 * 86_400, 300)] {
+            let n = cells(window, cell_width(window, interval));
+            assert!(n <= 48, "{window}/{interval}: {n} cells");
+        }
+    }
+
+    #[test]
+    fn one_hour_has_twelve_five_minute_cells() {
+        // Every 5 minutes for an hour; Redis failed 12 and 17 minutes ago.
+        let lines: Vec<Line> = (0..12)
+            .map(|i| {
+                let m = i * 5 + 2;
+                let st = if m == 12 || m == 17 { CheckStatus::Fail } else { CheckStatus::Ok };
+                line(m, vec![check("Redis", st, 1)], &[])
+            })
+            .collect();
+        let s = summarise(&lines, &[], now(), Duration::hours(1), 300);
+        assert_eq!((s.window.as_str(), s.cell_s, s.runs_expected, s.runs_seen), ("1 h", 300, 12, 12));
+        assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+        let c = &s.checks[0];
+        assert_eq!(c.timeline.chars().count(), 12);
+        assert_eq!(c.timeline, "████████XX██");
+        assert_eq!(c.availability_text(), "83.3%");
+        let text = timeline(&s);
+        assert!(text.starts_with("UTC    01:00 01:30"), "{text}");
+        assert!(legend(&s).contains("one cell per 5 min"), "{}", legend(&s));
+    }
+
+    #[test]
+    fn seven_days_have_four_hour_cells_and_expect_a_week_of_heartbeats() {
+        let week = Duration::days(7);
+        let mut lines = Vec::new();
+        // Every 5 minutes for 7 days, except day 3 (a Mac asleep for 24 h).
+        for m in (1..7 * 1440).step_by(5) {
+            if (3 * 1440..4 * 1440).contains(&m) {
+                continue;
+            }
+            lines.push(line(m, vec![check("Redis", CheckStatus::Ok, 1)], &[]));
+        }
+        let s = summarise(&lines, &[], now(), week, 300);
+        assert_eq!((s.cell_s, s.runs_expected, s.window.as_str()), (14_400, 2016, "7 d"));
+        assert_eq!(s.runs_seen, 2016 - 288);
+        assert_eq!(s.gaps.len(), 1);
+        assert_eq!(s.gaps[0].missed, 288);
+        let t: Vec<char> = s.checks[0].timeline.chars().collect();
+        assert_eq!(t.len(), 42);
+        assert_eq!(t.iter().filter(|c| **c == CELL_NO_DATA).count(), 6, "{}", s.checks[0].timeline);
+        assert!(legend(&s).contains("one cell per 4 h"));
+        assert!(timeline(&s).starts_with("UTC    10-21"), "{}", timeline(&s));
+    }
+
+    #[test]
+    fn incidents_pair_down_and_up_and_keep_the_ongoing_ones() {
+        let log = vec![
+            // Before the window, over before it: left out.
+            event(2000, "redis", "down", None),
+            event(1990, "redis", "up", Some(10)),
+            // Began before the 24 h window, ended inside it.
+            event(1500, "database", "down", None),
+            event(1300, "database", "up", Some(200)),
+            // Inside, with a repair, and one still ongoing.
+            event(300, "redis", "down", None),
+            event(290, "redis", "repair", None),
+            event(250, "redis", "up", Some(50)),
+            event(100, "redis", "down", None),
+            // An up whose down the log no longer holds.
+            event(30, "api:x", "up", Some(45)),
+            event(20, "redis", "status", None),
+        ];
+        let s = summarise(&day(), &log, now(), Duration::hours(24), 300);
+        let got: Vec<(&str, i64, Option<i64>, bool, usize)> = s
+            .incidents
+            .iter()
+            .map(|i| {
+                let ago = |t: DateTime<Utc>| (now() - t).num_minutes();
+                (i.check.as_str(), ago(i.started), i.ended.map(ago), i.ongoing, i.repairs)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("database", 1500, Some(1300), false, 0),
+                ("redis", 300, Some(250), false, 1),
+                ("redis", 100, None, true, 0),
+                ("api:x", 75, Some(30), false, 0),
+            ]
+        );
+        assert_eq!(s.incidents[2].lasted_s, 100 * 60);
+        assert_eq!(s.incidents[1].message, "refused");
+        // Redis's own row: 2 incidents, 50 + 100 minutes down inside the window.
+        let mut lines = day();
+        lines[0].checks[0].id = "redis".into();
+        let s = summarise(&lines, &log, now(), Duration::hours(24), 300);
+        let redis = s.checks.iter().find(|c| c.id == "redis").unwrap();
+        assert_eq!((redis.incidents, redis.down_s), (2, 150 * 60));
+        // A shorter window sees only the ongoing one (and api:x's end).
+        let s = summarise(&lines, &log, now(), Duration::hours(1), 300);
+        assert_eq!(s.incidents.len(), 2, "{:?}", s.incidents);
+        let redis = s.checks.iter().find(|c| c.id == "redis").unwrap();
+        assert_eq!((redis.incidents, redis.down_s), (1, 3600));
     }
 }

@@ -360,13 +360,16 @@ fn render_agent(a: &AgentStatus, this_root: &str) -> String {
         (Some(true), _) if a.could_not_start.is_some() => {
             format!("❌ loaded, but launchd could not start it ({})", a.state.as_deref().unwrap_or("not running"))
         }
-        (Some(true), _) => match (a.running, a.pid, a.state.as_deref()) {
-            (_, Some(pid), _) => format!("✅ loaded, running (PID {pid})"),
-            (Some(true), None, Some(state)) => format!("✅ loaded, starting (state = {state})"),
-            (Some(true), None, _) => "✅ loaded, running".into(),
-            _ => "✅ loaded, not running (waiting for its schedule)".into(),
-        },
-        (Some(false), _) => "❌ not loaded".into(),
+        (Some(true), _) => {
+            let loaded = crate::color::paint(crate::color::Style::Green, "loaded");
+            match (a.running, a.pid, a.state.as_deref()) {
+                (_, Some(pid), _) => format!("✅ {loaded}, running (PID {pid})"),
+                (Some(true), None, Some(state)) => format!("✅ {loaded}, starting (state = {state})"),
+                (Some(true), None, _) => format!("✅ {loaded}, running"),
+                _ => format!("✅ {loaded}, not running (waiting for its schedule)"),
+            }
+        }
+        (Some(false), _) => format!("❌ {}", crate::color::paint(crate::color::Style::Red, "not loaded")),
         (None, None) => "❔ unknown".into(),
     };
     out += &row("launchd", &loaded);

@@ -419,9 +419,10 @@ fn render_state(s: &StateStatus) -> String {
     };
     out += &match (&s.last_run_at, s.last_run_age_s) {
         (Some(t), Some(age)) if s.stale => format!(
-            "  ⚠️  last run   {} at {t}, {} ago — STALE: older than 3 intervals ({}); launchd skips runs while the Mac sleeps, or the agent is not running\n",
-            s.last_status.as_deref().unwrap_or("?"),
+            "  ⚠️  last run   {} at {t}, {} ago — {}: older than 3 intervals ({}); launchd skips runs while the Mac sleeps, or the agent is not running\n",
+            crate::color::status(s.last_status.as_deref().unwrap_or("?")),
             human_age(age),
+            crate::color::paint(crate::color::Style::Yellow, "STALE"),
             human_age(s.stale_after_s as i64)
         ),
         (Some(t), Some(age)) => format!(
@@ -448,12 +449,11 @@ fn render_reports(reports: &[ReportEntry]) -> String {
             out += &format!("  ➖ {:<9} {}{age}: empty, still being written or its run was interrupted\n", "", r.name);
             continue;
         }
-        out += &format!(
-            "  {} {:<9} {}{age}\n",
-            status_emoji(r.status.as_deref()),
-            r.status.as_deref().unwrap_or("?"),
-            r.name
-        );
+        // Padded before painting: the colour codes take no column.
+        let word = r.status.as_deref().unwrap_or("?");
+        let pad = " ".repeat(9usize.saturating_sub(word.chars().count()));
+        out +=
+            &format!("  {} {}{pad} {}{age}\n", status_emoji(r.status.as_deref()), crate::color::status(word), r.name);
     }
     out
 }

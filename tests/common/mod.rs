@@ -19,7 +19,7 @@ mod launchctl;
 mod net;
 mod servers;
 
-pub use guard::{Guarded, Spawn, TempDir, current_uid, is_root};
+pub use guard::{Guarded, Spawn, TempDir, current_uid, find_program, is_root};
 pub use launchctl::{FIXTURES, FakeLaunchctl, Job, MODERN_SUBCOMMANDS};
 pub use net::{HttpStub, HungTcp, Request, Route, SinkReply, WebhookPost, WebhookSink};
 pub use servers::{Postgres, Redis, pg_bin_dir, resp_command};
