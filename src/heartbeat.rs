@@ -36,6 +36,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         memos: std::sync::Arc::new(memos),
     };
     let jobs = checks::jobs(cfg.checks().into_iter().map(|(_, c)| c), &env);
+    let checks_started_at = Utc::now();
     let results = checks::run_all(jobs, Duration::from_millis(cfg.monitor.deadline_ms));
     for r in &results {
         log_result(r);
@@ -53,13 +54,18 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         st.checks.entry(r.id.clone()).or_default().memo = r.memo.clone();
     }
     let rules = rulebook(cfg);
-    let rule = |id: &str| rules.get(id).copied().unwrap_or(default_rules(cfg));
+    let repair_book = crate::repairs::book(cfg);
+    let rule = |id: &str| incidents::Rules {
+        repair: repair_book.get(id).map(|r| r.rule),
+        ..rules.get(id).copied().unwrap_or(default_rules(cfg))
+    };
     let settings = incidents::Settings {
         realert_minutes: cfg.monitor.realert_minutes,
         flap_window: cfg.monitor.flap_window,
         flap_changes: cfg.monitor.flap_changes,
+        repairs: incidents::RepairSettings { off: args.no_repair, checks_started_at: Some(checks_started_at) },
     };
-    let decision = incidents::decide(&mut st, &results, status, &rule, settings, now);
+    let mut decision = incidents::decide(&mut st, &results, status, &rule, settings, now);
     let mut events = Vec::new();
     if let Some(plan) = &decision.plan {
         let kind = plan.kind.as_str();
@@ -89,7 +95,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
             ));
         }
     }
-    for e in decision.events.iter().filter(|e| matches!(e.kind.as_str(), "down" | "up" | "flapping" | "stable")) {
+    for e in decision.events.iter().filter(|e| matches!(e.kind.as_str(), "down" | "up" | "flapping" | "stable" | "repair_exhausted")) {
         log::info(&format!("Event: {}", crate::events::line(e)));
     }
     let mut failures: Vec<String> = Vec::new();
@@ -107,6 +113,24 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     if let Err(e) = crate::events::append(paths, &decision.events) {
         log::error(&e.0);
         failures.push(e.0);
+    }
+    if !decision.repairs.is_empty() {
+        // Repairs run after the state is saved and before delivery (SPEC
+        // §12): their orders are on disk first, so a run killed meanwhile
+        // still counts them against the budget.
+        state::save(paths, &lock, &st)?;
+        let until = started + Duration::from_millis(cfg.monitor.deadline_ms) + crate::repairs::BUDGET_PAST_DEADLINE;
+        let done = crate::repairs::run(&decision.repairs, &repair_book, &paths.root, until);
+        let repaired = crate::repairs::record(&mut st, &done);
+        for (e, d) in repaired.iter().zip(&done) {
+            let text = format!("Repair of {}: {}", d.order.name, e.message);
+            if d.exit == Some(0) { log::info(&text) } else { log::warn(&text) }
+        }
+        if let Err(e) = crate::events::append(paths, &repaired) {
+            log::error(&e.0);
+            failures.push(e.0);
+        }
+        decision.events.extend(repaired);
     }
     let delivered = queue::deliver(paths, &lock, &mut st, &channels, args.no_notify)?;
     let notified: Vec<incidents::Event> = delivered
@@ -228,6 +252,7 @@ fn rulebook(cfg: &Config) -> std::collections::HashMap<String, incidents::Rules>
                     failure_threshold: common.failure_threshold.unwrap_or(cfg.monitor.alert_threshold),
                     success_threshold: common.success_threshold.unwrap_or(cfg.monitor.recovery_threshold),
                     notify: common.notifies(who.severity),
+                    repair: None,
                 },
             );
         }
@@ -240,6 +265,7 @@ fn default_rules(cfg: &Config) -> incidents::Rules {
         failure_threshold: cfg.monitor.alert_threshold,
         success_threshold: cfg.monitor.recovery_threshold,
         notify: true,
+        repair: None,
     }
 }
 
