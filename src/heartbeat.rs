@@ -95,7 +95,11 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
             ));
         }
     }
-    for e in decision.events.iter().filter(|e| matches!(e.kind.as_str(), "down" | "up" | "flapping" | "stable" | "repair_exhausted")) {
+    for e in decision
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), "down" | "up" | "flapping" | "stable" | "repair_exhausted"))
+    {
         log::info(&format!("Event: {}", crate::events::line(e)));
     }
     let mut failures: Vec<String> = Vec::new();

@@ -25,7 +25,10 @@ pub const BUDGET_PAST_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The repair timeout: 60 s, or `OPS_ATOMIC_REPAIR_TIMEOUT_MS` (for tests).
 pub fn timeout() -> Duration {
-    std::env::var("OPS_ATOMIC_REPAIR_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()).map_or(TIMEOUT, Duration::from_millis)
+    std::env::var("OPS_ATOMIC_REPAIR_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(TIMEOUT, Duration::from_millis)
 }
 
 /// How a check is repaired.
@@ -131,7 +134,13 @@ fn run_one(order: RepairOrder, action: &Action, root: &Path, limit: Duration) ->
             Err(why) => return not_run(order, String::new(), &why),
         },
     };
-    let command = command_line(&program, &args, matches!(action, Action::Restart(_)));
+    // Said as configured (or as launchctl), whatever path it resolved to.
+    let shown = match action {
+        Action::Command(argv) => argv[0].clone(),
+        Action::Restart(_) => "launchctl".into(),
+    };
+    let command =
+        crate::secret::scrub(&std::iter::once(shown).chain(args.iter().cloned()).collect::<Vec<_>>().join(" "));
     if limit.is_zero() {
         return not_run(order, command, "not run: the heartbeat's time for repairs was spent");
     }
@@ -147,7 +156,9 @@ fn run_one(order: RepairOrder, action: &Action, root: &Path, limit: Duration) ->
             };
             Done { order, command, exit: if out.timed_out { None } else { out.code }, outcome, output }
         }
-        Err(SpawnError::NotFound) => not_run(order, command, &format!("could not run: {} not found", program.display())),
+        Err(SpawnError::NotFound) => {
+            not_run(order, command, &format!("could not run: {} not found", program.display()))
+        }
         Err(SpawnError::Other(e)) => not_run(order, command, &format!("could not run {}: {e}", program.display())),
     }
 }
@@ -163,11 +174,6 @@ fn program_path(first: &str, root: &Path) -> PathBuf {
     if p.is_relative() && first.contains('/') { root.join(p) } else { p.to_path_buf() }
 }
 
-fn command_line(program: &Path, args: &[String], launchctl: bool) -> String {
-    let name = if launchctl { "launchctl".into() } else { program.display().to_string() };
-    crate::secret::scrub(&std::iter::once(name).chain(args.iter().cloned()).collect::<Vec<_>>().join(" "))
-}
-
 fn seconds(d: Duration) -> String {
     if d.subsec_millis() == 0 { format!("{} s", d.as_secs()) } else { format!("{:.1} s", d.as_secs_f64()) }
 }
@@ -178,7 +184,9 @@ fn seconds(d: Duration) -> String {
 fn restart_call(label: &str) -> Result<(PathBuf, Vec<String>), String> {
     let lc = Launchctl::detect().ok_or("could not run: launchctl not found on this system")?;
     match lc.probe(label) {
-        Ok(Probe::Loaded(_)) => Ok((lc.program().to_path_buf(), vec!["kickstart".into(), "-k".into(), lc.target(label)])),
+        Ok(Probe::Loaded(_)) => {
+            Ok((lc.program().to_path_buf(), vec!["kickstart".into(), "-k".into(), lc.target(label)]))
+        }
         Ok(Probe::NotLoaded) => {
             let arg = crate::cli::AgentsDirArg {
                 agents_dir: std::env::var_os("OPS_ATOMIC_AGENTS_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),

@@ -163,8 +163,12 @@ mod tests {
         }
     }
 
-    const SETTINGS: Settings =
-        Settings { realert_minutes: 0, flap_window: 20, flap_changes: 0, repairs: RepairSettings { off: false, checks_started_at: None } };
+    const SETTINGS: Settings = Settings {
+        realert_minutes: 0,
+        flap_window: 20,
+        flap_changes: 0,
+        repairs: RepairSettings { off: false, checks_started_at: None },
+    };
 
     /// What one run decided about repairs.
     #[derive(Debug, Default, PartialEq)]
