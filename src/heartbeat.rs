@@ -184,6 +184,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
                 "flapping": c.flapping,
                 "announced": c.announced,
                 "silenced": st.silenced(id, now),
+                "repair": incidents::repair_summary(&c.repairs, now),
             }))).collect::<serde_json::Map<_, _>>(),
             "silences": st.silences,
             "events": decision.events,
@@ -345,6 +346,8 @@ struct Wrong {
     /// "DOWN since … (for …)" while an incident is open.
     down: String,
     silenced: bool,
+    /// What its repairs did lately (SPEC §12).
+    repair: String,
 }
 
 /// Every failing or warning check with where it looked, and every DOWN
@@ -368,6 +371,7 @@ fn wrong_first(st: &State, results: &[CheckResult], now: chrono::DateTime<Utc>) 
                 target: r.target.clone(),
                 down,
                 silenced: st.silenced(&r.id, now),
+                repair: cs.and_then(|c| incidents::repair_summary(&c.repairs, now)).unwrap_or_default(),
             }
         })
         .collect()

@@ -167,10 +167,13 @@ webhook_url = "{}"
     assert!(shown.stdout.contains("Redis: repair — `false`: exit 1"), "{shown}");
     assert!(shown.stdout.contains("Redis: repair_exhausted — gave up: 3 repairs in the last hour"), "{shown}");
 
-    // --no-repair and a silence hold repairs back; nothing else changes.
-    let before = events(&root, "repair").len();
-    ops(&root).args(["heartbeat", "--no-repair"]).run().expect_code(2);
-    assert_eq!(events(&root, "repair").len(), before);
+    // The report and `status` say it too.
+    let report = root.latest_report("heartbeat");
+    assert!(report.contains("🔧 gave up: 3 repairs in the last hour; last: exit 1"), "{report}");
+    let status = ops(&root).arg("status").run();
+    assert!(status.stdout.contains("🔧 repairs    Redis: gave up: 3 repairs in the last hour"), "{status}");
+    let json = ops(&root).args(["status", "--json"]).run().json();
+    assert!(json.to_string().contains("gave up: 3 repairs in the last hour"), "{json:#}");
 }
 
 #[test]

@@ -10,7 +10,7 @@
 pub mod message;
 mod repairs;
 
-pub use repairs::{RepairOrder, RepairRule, RepairSettings};
+pub use repairs::{RepairOrder, RepairRule, RepairSettings, summary as repair_summary};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
