@@ -125,6 +125,9 @@ pub struct RunArgs {
     /// Compute and record everything, but send nothing
     #[arg(long)]
     pub no_notify: bool,
+    /// Run no repair, even when one is due (daily never repairs)
+    #[arg(long)]
+    pub no_repair: bool,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         me: checks::selfcheck::Facts::of(paths, loaded),
     };
     let jobs = checks::jobs(cfg.checks().into_iter().map(|(_, c)| c), &env);
+    let checks_started_at = Utc::now();
     let results = checks::run_all(jobs, Duration::from_millis(cfg.monitor.deadline_ms));
     for r in &results {
         log_result(r);
@@ -54,13 +55,18 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         st.checks.entry(r.id.clone()).or_default().memo = r.memo.clone();
     }
     let rules = rulebook(cfg);
-    let rule = |id: &str| rules.get(id).copied().unwrap_or(default_rules(cfg));
+    let repair_book = crate::repairs::book(cfg);
+    let rule = |id: &str| incidents::Rules {
+        repair: repair_book.get(id).map(|r| r.rule),
+        ..rules.get(id).copied().unwrap_or(default_rules(cfg))
+    };
     let settings = incidents::Settings {
         realert_minutes: cfg.monitor.realert_minutes,
         flap_window: cfg.monitor.flap_window,
         flap_changes: cfg.monitor.flap_changes,
+        repairs: incidents::RepairSettings { off: args.no_repair, checks_started_at: Some(checks_started_at) },
     };
-    let decision = incidents::decide(&mut st, &results, status, &rule, settings, now);
+    let mut decision = incidents::decide(&mut st, &results, status, &rule, settings, now);
     let mut events = Vec::new();
     if let Some(plan) = &decision.plan {
         let kind = plan.kind.as_str();
@@ -90,7 +96,11 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
             ));
         }
     }
-    for e in decision.events.iter().filter(|e| matches!(e.kind.as_str(), "down" | "up" | "flapping" | "stable")) {
+    for e in decision
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), "down" | "up" | "flapping" | "stable" | "repair_exhausted"))
+    {
         log::info(&format!("Event: {}", crate::events::line(e)));
     }
     let mut failures: Vec<String> = Vec::new();
@@ -109,8 +119,34 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         log::error(&e.0);
         failures.push(e.0);
     }
+    // The state is saved, with any repair orders, before anything slow:
+    // a run killed meanwhile still counts its orders against the budget.
     state::save(paths, &lock, &st)?;
     drop(lock);
+    if !decision.repairs.is_empty() {
+        // Repairs run after the state is saved and before delivery (SPEC
+        // §12), without the state lock, so a repair that takes its full
+        // minute holds no other heartbeat up; their outcomes are recorded
+        // under the lock again.
+        let until = started + Duration::from_millis(cfg.monitor.deadline_ms) + crate::repairs::BUDGET_PAST_DEADLINE;
+        let done = crate::repairs::run(&decision.repairs, &repair_book, &paths.root, until);
+        let repaired = crate::repairs::record(&mut st, &done);
+        for (e, d) in repaired.iter().zip(&done) {
+            let text = format!("Repair of {}: {}", d.order.name, e.message);
+            if d.exit == Some(0) { log::info(&text) } else { log::warn(&text) }
+        }
+        let recorded = state::lock(paths, state::lock_wait(), "heartbeat").and_then(|lock| {
+            let mut fresh = state::load(paths, &lock)?;
+            crate::repairs::record(&mut fresh, &done);
+            state::save(paths, &lock, &fresh)?;
+            crate::events::append(paths, &repaired)
+        });
+        if let Err(e) = recorded {
+            log::error(&e.0);
+            failures.push(e.0);
+        }
+        decision.events.extend(repaired);
+    }
     // Delivery waits on the network, so it runs without the state lock.
     let delivery = queue::deliver(paths, &channels, args.no_notify)?;
     if let Some(fresh) = state::peek(paths) {
@@ -158,6 +194,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
                 "flapping": c.flapping,
                 "announced": c.announced,
                 "silenced": st.silenced(id, now),
+                "repair": incidents::repair_summary(&c.repairs, now),
             }))).collect::<serde_json::Map<_, _>>(),
             "silences": st.silences,
             "events": decision.events,
@@ -230,6 +267,7 @@ fn rulebook(cfg: &Config) -> std::collections::HashMap<String, incidents::Rules>
                     failure_threshold: common.failure_threshold.unwrap_or(cfg.monitor.alert_threshold),
                     success_threshold: common.success_threshold.unwrap_or(cfg.monitor.recovery_threshold),
                     notify: common.notifies(who.severity),
+                    repair: None,
                 },
             );
         }
@@ -242,6 +280,7 @@ fn default_rules(cfg: &Config) -> incidents::Rules {
         failure_threshold: cfg.monitor.alert_threshold,
         success_threshold: cfg.monitor.recovery_threshold,
         notify: true,
+        repair: None,
     }
 }
 
@@ -317,6 +356,8 @@ struct Wrong {
     /// "DOWN since … (for …)" while an incident is open.
     down: String,
     silenced: bool,
+    /// What its repairs did lately (SPEC §12).
+    repair: String,
 }
 
 /// Every failing or warning check with where it looked, and every DOWN
@@ -340,6 +381,7 @@ fn wrong_first(st: &State, results: &[CheckResult], now: chrono::DateTime<Utc>) 
                 target: r.target.clone(),
                 down,
                 silenced: st.silenced(&r.id, now),
+                repair: cs.and_then(|c| incidents::repair_summary(&c.repairs, now)).unwrap_or_default(),
             }
         })
         .collect()

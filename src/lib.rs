@@ -24,6 +24,7 @@ pub mod log;
 pub mod paths;
 pub mod pings;
 pub mod proc;
+pub mod repairs;
 pub mod report;
 pub mod secret;
 pub mod state;

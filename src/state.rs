@@ -111,9 +111,62 @@ pub struct CheckState {
     /// What the check keeps between runs (a file check's size samples).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memo: Option<serde_json::Value>,
+    /// Its repairs (SPEC §12): the attempts of the last hour, the budget's state.
+    #[serde(skip_serializing_if = "RepairState::is_empty")]
+    pub repairs: RepairState,
     /// Fields written by other releases, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A check's repairs (SPEC §12), kept in its state so the budget holds
+/// across runs, and concurrent heartbeats (serialized on the state lock)
+/// never repair twice for one failure.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RepairState {
+    /// Attempts of the last hour, oldest first (the last one is kept longer,
+    /// for "last: exit 0").
+    pub attempts: Vec<RepairRecord>,
+    /// Failures in a row since the last repair (or since the check last
+    /// passed): a repair is due when it reaches the check's `after`.
+    pub streak: u32,
+    /// When the budget was found spent in this run of failures (and
+    /// `repair_exhausted` recorded, once); cleared when the check passes
+    /// and is not DOWN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gave_up_at: Option<DateTime<Utc>>,
+}
+
+impl RepairState {
+    pub fn is_empty(&self) -> bool {
+        self == &RepairState::default()
+    }
+
+    /// Attempts within the hour before `now`.
+    pub fn in_last_hour(&self, now: DateTime<Utc>) -> usize {
+        self.attempts.iter().filter(|a| now - a.at < chrono::Duration::hours(1)).count()
+    }
+}
+
+/// One repair attempt: ordered (saved before it runs), then its outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RepairRecord {
+    /// When it was ordered.
+    pub at: DateTime<Utc>,
+    /// When it finished; `None` while it runs (or when the run died meanwhile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<DateTime<Utc>>,
+    /// What ran, as a command line (`brew services restart redis`,
+    /// `launchctl kickstart -k gui/501/com.x`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+    /// Its exit code; `None` when it timed out, could not start, or has not finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<i32>,
+    /// How it went, for people: `exit 0`, `timed out after 60 s`, `could not run: …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 /// `ops-atomic silence`: a check (or every check) that causes no message until `until`.

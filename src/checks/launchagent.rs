@@ -17,6 +17,8 @@ crate::check_section! {
         pub labels: Vec<String> = Vec::new(),
         /// What "not loaded" counts as; a non-zero last exit is always a warning.
         pub severity: Severity = Severity::Critical,
+        /// Restart a failing label: `launchctl kickstart -k` when loaded, `bootstrap` of its installed plist when not (SPEC §12).
+        pub restart: bool = false,
     }
 }
 

@@ -276,6 +276,14 @@ mod tests {
     fn the_scan_sees_a_real_process_with_its_arguments() {
         let marker = format!("ops-atomic-scan-{}", std::process::id());
         let mut child = std::process::Command::new("sh").args(["-c", "sleep 30; true", &marker]).spawn().unwrap();
+        // Until the child has exec'd, its command line is this test's.
+        let cmdline = format!("/proc/{}/cmdline", child.id());
+        for _ in 0..200 {
+            if std::fs::read(&cmdline).is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let procs = scan().unwrap();
         let found = matching(&procs, &marker);
         let _ = child.kill();

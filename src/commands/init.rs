@@ -513,6 +513,11 @@ fn launchagents(d: &mut Doc, f: &Found, c: &Config) {
         d.raw("]\n");
     }
     d.key("severity", c.launchagents.severity, "what \"not loaded\" counts as; a non-zero last exit is a warning");
+    d.key(
+        "restart",
+        c.launchagents.restart,
+        "true: a label failing twice is restarted (kickstart -k, or bootstrap), at most 3 times an hour",
+    );
 }
 
 fn discord(d: &mut Doc, _: &Found, c: &Config) {

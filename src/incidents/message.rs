@@ -35,6 +35,8 @@ struct Row {
     since_utc: String,
     lasted: String,
     flap: String,
+    /// What its repairs did lately (SPEC §12), e.g. "restarted 2× in the last hour; last: exit 0".
+    repair: String,
 }
 
 fn names(list: &[Subject]) -> String {
@@ -95,6 +97,7 @@ pub fn build(f: &Facts, templates_dir: &std::path::Path) -> Result<(Message, Opt
             } else {
                 String::new()
             },
+            repair: cs.and_then(|c| super::repairs::summary(&c.repairs, f.now)).unwrap_or_default(),
         }
     };
     let emoji = match f.plan.kind {

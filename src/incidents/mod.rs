@@ -8,6 +8,9 @@
 //! queue and the report only carry out a [`Decision`].
 
 pub mod message;
+mod repairs;
+
+pub use repairs::{RepairOrder, RepairRule, RepairSettings, summary as repair_summary};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -23,6 +26,8 @@ pub struct Rules {
     pub success_threshold: u32,
     /// Incidents are sent (false: recorded and shown only).
     pub notify: bool,
+    /// When it is repaired (SPEC §12); `None` = never.
+    pub repair: Option<RepairRule>,
 }
 
 /// The run-wide settings of `[monitor]`.
@@ -33,6 +38,8 @@ pub struct Settings {
     pub flap_window: u32,
     /// 0 = flap detection off.
     pub flap_changes: u32,
+    /// `--no-repair`, and when this run's checks began (SPEC §12).
+    pub repairs: RepairSettings,
 }
 
 /// One line of the event log (SPEC §10).
@@ -60,6 +67,15 @@ pub struct Event {
     pub notification: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What a `repair` ran, as a command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// A `repair`'s exit code (none when it timed out or could not start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<i32>,
+    /// The tail of a `repair`'s output, scrubbed of secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 impl Event {
@@ -76,6 +92,9 @@ impl Event {
             channel: None,
             notification: None,
             reason: None,
+            command: None,
+            exit: None,
+            output: None,
         }
     }
 }
@@ -111,6 +130,8 @@ pub struct Plan {
 pub struct Decision {
     pub events: Vec<Event>,
     pub plan: Option<Plan>,
+    /// Repairs to run now, already recorded in the state (SPEC §12).
+    pub repairs: Vec<RepairOrder>,
 }
 
 /// Applies one heartbeat to the state. `rules` gives each check's rules by
@@ -151,6 +172,7 @@ pub fn decide(
         }
     }
     let _ = went_down;
+    repairs::decide_repairs(st, results, rules, settings, now, &mut d);
 
     let silenced = |st: &State, id: &str| st.silenced(id, now);
     let notifies = |st: &State, id: &str| rules(id).notify && !silenced(st, id);

@@ -22,10 +22,15 @@ fn result(id: &str, status: CheckStatus) -> CheckResult {
     CheckResult::new(&who, status, if status == CheckStatus::Fail { "connection refused" } else { "fine" })
 }
 
-const SETTINGS: Settings = Settings { realert_minutes: 0, flap_window: 20, flap_changes: 6 };
+const SETTINGS: Settings = Settings {
+    realert_minutes: 0,
+    flap_window: 20,
+    flap_changes: 6,
+    repairs: RepairSettings { off: false, checks_started_at: None },
+};
 
 fn rules(threshold: u32) -> impl Fn(&str) -> Rules {
-    move |_| Rules { failure_threshold: threshold, success_threshold: 1, notify: true }
+    move |_| Rules { failure_threshold: threshold, success_threshold: 1, notify: true, repair: None }
 }
 
 use CheckStatus::{Fail as F, Ok as O};
@@ -131,7 +136,7 @@ fn two_failures_out_of_three_flap_and_then_settle() {
 #[test]
 fn warning_checks_and_notify_false_are_recorded_not_sent() {
     let mut st = State::default();
-    let quiet = |_: &str| Rules { failure_threshold: 1, success_threshold: 1, notify: false };
+    let quiet = |_: &str| Rules { failure_threshold: 1, success_threshold: 1, notify: false, repair: None };
     let msgs = run(&mut st, &[&[("api", F)], &[("api", O)]], &quiet, SETTINGS);
     assert!(msgs.is_empty(), "{msgs:?}");
     assert!(!st.checks["api"].down);

@@ -77,6 +77,8 @@ pub struct StateStatus {
     pub silences: Vec<SilenceStatus>,
     /// Undelivered messages per channel.
     pub pending_by_channel: std::collections::BTreeMap<String, usize>,
+    /// What each check's repairs did in the last hour (SPEC §12), by name.
+    pub repairs: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -235,6 +237,11 @@ fn state_status(paths: &Paths, loaded: &Loaded) -> StateStatus {
             *m.entry(n.channel.clone()).or_insert(0) += 1;
             m
         }),
+        repairs: s
+            .checks
+            .values()
+            .filter_map(|c| Some((c.name.clone(), scrub(&crate::incidents::repair_summary(&c.repairs, Utc::now())?))))
+            .collect(),
     }
 }
 
@@ -405,6 +412,9 @@ fn render_state(s: &StateStatus) -> String {
         let quiet = if i.silenced { " 🔕 silenced" } else { "" };
         out +=
             &format!("  {} {:<10} {what} since {since}{dur}{why}{quiet}\n", if i.down { "❌" } else { "⚠️ " }, i.name);
+    }
+    for (name, what) in &s.repairs {
+        out += &format!("  🔧 repairs    {name}: {what}\n");
     }
     for x in &s.silences {
         let who = x.check.as_deref().unwrap_or("every check");
