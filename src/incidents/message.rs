@@ -150,6 +150,7 @@ pub fn build(f: &Facts, templates_dir: &std::path::Path) -> Result<(Message, Opt
                 target: r.map(|r| r.target.clone()).unwrap_or_default(),
                 down_since: s.since,
                 lasted_s: s.lasted.map(|d| d.num_seconds()),
+                caused_by: f.state.checks.get(&s.id).and_then(|c| c.caused_by.clone()),
             }
         })
         .collect();

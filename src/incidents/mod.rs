@@ -60,6 +60,12 @@ pub struct Event {
     pub notification: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The dependency this check fails because of (SPEC §15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<String>,
+    /// How long the machine slept before this run (`awake`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slept_s: Option<i64>,
 }
 
 impl Event {
@@ -76,6 +82,8 @@ impl Event {
             channel: None,
             notification: None,
             reason: None,
+            caused_by: None,
+            slept_s: None,
         }
     }
 }
