@@ -61,6 +61,9 @@ pub fn line(e: &Event) -> String {
     if let Some(s) = e.lasted_s {
         text.push_str(&format!(" (after {})", crate::incidents::human_duration(chrono::Duration::seconds(s))));
     }
+    if let Some(c) = &e.caused_by {
+        text.push_str(&format!(" (caused by {c})"));
+    }
     if let Some(r) = &e.reason {
         text.push_str(&format!(" [{r}]"));
     }

@@ -25,6 +25,7 @@ pub mod pings;
 pub mod proc;
 pub mod report;
 pub mod secret;
+pub mod sleep;
 pub mod state;
 pub mod validate;
 pub mod windows;

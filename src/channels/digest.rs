@@ -145,6 +145,29 @@ pub fn prepare(
     folded
 }
 
+/// [`prepare`] at this moment's local time and quiet hours, saying in the
+/// log what was held and folded. Call with the state lock held, before
+/// delivering.
+pub fn hold_and_fold(
+    st: &mut State,
+    channels: &[&dyn Channel],
+    quiet_hours: &str,
+    allow: &[String],
+    now: DateTime<Utc>,
+) {
+    let local = now.with_timezone(&chrono::Local);
+    let quiet = Quiet { active: crate::windows::quiet(quiet_hours, local.naive_local()), allow };
+    for ch in prepare(st, channels, quiet, now, *local.offset()) {
+        crate::log::info(&format!("Digest: the messages waiting for {ch} were folded into one"));
+    }
+    let held = st.pending_notifications.iter().filter(|n| n.held).count();
+    if held > 0 {
+        crate::log::info(&format!(
+            "Quiet hours ({quiet_hours}): {held} message(s) held until they end, then sent as one digest"
+        ));
+    }
+}
+
 /// One check's story across the folded messages.
 #[derive(Debug, Clone, PartialEq)]
 struct Story {

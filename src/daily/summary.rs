@@ -379,6 +379,7 @@ mod tests {
             duration_ms: 5,
             checks,
             events: events.iter().map(|e| e.to_string()).collect(),
+            slept_s: None,
         }
     }
 

@@ -23,15 +23,12 @@ pub struct Laptop {
     pub clocks: Option<Clocks>,
     /// The heartbeat interval: a longer sleep is worth an `awake` event.
     pub interval_s: u64,
+    /// Names of the checks that failed right after a wake and were run
+    /// again (by the heartbeat, before this decision): said in `awake`.
+    pub retried: Vec<String>,
 }
 
-/// The machine's clocks at one run.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Clocks {
-    /// Time asleep since boot, in seconds.
-    pub slept_since_boot_s: f64,
-    pub boot_time: Option<DateTime<Utc>>,
-}
+pub use crate::sleep::Clocks;
 
 /// What happened to the machine since the last run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +88,9 @@ pub(super) fn record_sleep(st: &mut State, laptop: &Laptop, now: DateTime<Utc>, 
             "awake",
             format!("the machine slept {}", super::human_duration(chrono::Duration::seconds(w.slept_s))),
         );
+        if !laptop.retried.is_empty() {
+            e.message.push_str(&format!("; failing right after the wake, run again after 5 s: {}", laptop.retried.join(", ")));
+        }
         e.slept_s = Some(w.slept_s);
         events.push(e);
     }
