@@ -211,7 +211,7 @@ fn list_agents(dir: &Path) -> Agents {
 /// One block of the file per config section, in the file's order (the order
 /// of `Config`). A new check kind or channel adds its block here.
 pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] =
-    &[header, monitor, redis, database, api, launchagents, discord, notify, ping, daily, launchd];
+    &[header, monitor, redis, database, api, launchagents, discord, notify, ping, maintenance, daily, launchd];
 
 /// The whole file: every section with its defaults and a comment per key.
 pub fn render(found: &Found, defaults: &Config) -> String {
@@ -294,6 +294,12 @@ fn monitor(d: &mut Doc, _: &Found, c: &Config) {
     d.key("host_name", m.host_name.clone(), "how messages name this machine; \"\" = its short host name");
     d.key("flap_window", m.flap_window, "results kept per check for flap detection");
     d.key("flap_changes", m.flap_changes, "changes within the window that make a check flap; 0 = off");
+    d.key(
+        "quiet_hours",
+        m.quiet_hours.clone(),
+        "e.g. \"22:00-07:00\" (local time): messages not in quiet_allow are held, then sent as one digest; \"\" = off",
+    );
+    d.key("quiet_allow", m.quiet_allow.clone(), "message kinds that still go out during quiet hours");
 }
 
 fn redis(d: &mut Doc, f: &Found, c: &Config) {
@@ -382,6 +388,20 @@ fn notify(d: &mut Doc, _: &Found, _: &Config) {
     d.example("url", "https://ntfy.sh/my-ops-atomic-topic", "slack, ntfy, webhook");
     d.example("events", ["alert", "recovery"], "which messages it gets; [] = all");
     d.example("timeout_ms", 5000, "one delivery attempt");
+}
+
+fn maintenance(d: &mut Doc, _: &Found, _: &Config) {
+    d.raw("\n");
+    d.comment(
+        "A recurring maintenance window (local time, may cross midnight): the listed checks\n\
+         behave as silenced, so a nightly backup does not page.",
+    );
+    d.raw("#[[maintenance]]\n");
+    d.example("name", "nightly backup", "named in the events and in `status`");
+    d.example("checks", ["database"], "check ids; [] = every check");
+    d.example("days", ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "the days it begins on");
+    d.example("from", "01:00", "HH:MM");
+    d.example("to", "01:30", "HH:MM; before `from` = the next day");
 }
 
 fn ping(d: &mut Doc, _: &Found, _: &Config) {
