@@ -822,7 +822,12 @@ mod tests {
         )
         .unwrap();
         let errs = validate(&c).join("\n");
-        for key in ["monitor.quiet_hours", "monitor.quiet_allow[1] = \"page\"", "maintenance[0].to", "maintenance[0].checks[1] = \"mysql\""] {
+        for key in [
+            "monitor.quiet_hours",
+            "monitor.quiet_allow[1] = \"page\"",
+            "maintenance[0].to",
+            "maintenance[0].checks[1] = \"mysql\"",
+        ] {
             assert!(errs.contains(key), "{key} missing in {errs}");
         }
         assert!(!errs.contains("checks[0]"), "{errs}");

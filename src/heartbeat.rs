@@ -212,8 +212,7 @@ fn retry_after_wake(
     let Some(woke) = incidents::laptop::wake(before.slept_since_boot_s, before.boot_time, clocks) else {
         return Vec::new();
     };
-    let failing: Vec<String> =
-        results.iter().filter(|r| r.status == CheckStatus::Fail).map(|r| r.id.clone()).collect();
+    let failing: Vec<String> = results.iter().filter(|r| r.status == CheckStatus::Fail).map(|r| r.id.clone()).collect();
     if woke.slept_s <= cfg.launchd.interval_s as i64 || failing.is_empty() {
         return Vec::new();
     }
@@ -224,7 +223,8 @@ fn retry_after_wake(
         WAKE_RETRY.as_secs()
     ));
     std::thread::sleep(WAKE_RETRY);
-    let sections = cfg.checks().into_iter().map(|(_, c)| c).filter(|c| c.idents().iter().any(|w| failing.contains(&w.id)));
+    let sections =
+        cfg.checks().into_iter().map(|(_, c)| c).filter(|c| c.idents().iter().any(|w| failing.contains(&w.id)));
     let again = checks::run_all(checks::jobs(sections, env), Duration::from_millis(cfg.monitor.deadline_ms));
     let mut names = Vec::new();
     for r in again.into_iter().filter(|r| failing.contains(&r.id)) {

@@ -44,9 +44,9 @@ fn slept_since_boot() -> Option<f64> {
 /// The kernel's boot time (`btime` in /proc/stat), else now − CLOCK_BOOTTIME.
 #[cfg(target_os = "linux")]
 fn boot_time() -> Option<DateTime<Utc>> {
-    let from_stat = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
-        s.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse::<i64>().ok())
-    });
+    let from_stat = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse::<i64>().ok()));
     match from_stat {
         Some(secs) => DateTime::from_timestamp(secs, 0),
         None => {

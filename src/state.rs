@@ -217,7 +217,7 @@ pub struct Notification {
     /// can be folded into one digest (SPEC §15); absent in entries queued
     /// by earlier releases and in daily and test messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<crate::channels::digest::Facts>,
+    pub message: Option<Box<crate::channels::digest::Facts>>,
     /// Held by quiet hours: not sent until they end (set before each delivery).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,

@@ -12,7 +12,15 @@ const DEAD: &str = "127.0.0.1:9"; // discard port: nothing listens
 
 /// A root watching the real Redis and PostgreSQL (each up or pointed at a
 /// closed port), `extra` lines in [monitor], `tail` after everything.
-fn config(root: &TestRoot, sink: &WebhookSink, redis: &Redis, pg: &Postgres, up: (bool, bool), extra: &str, tail: &str) {
+fn config(
+    root: &TestRoot,
+    sink: &WebhookSink,
+    redis: &Redis,
+    pg: &Postgres,
+    up: (bool, bool),
+    extra: &str,
+    tail: &str,
+) {
     let redis_url = if up.0 { redis.url() } else { format!("redis://{DEAD}") };
     let pg_url = if up.1 { pg.url() } else { format!("postgresql://postgres@{DEAD}/postgres") };
     root.write_config(&format!(
@@ -151,7 +159,10 @@ fn quiet_hours_hold_an_incident_and_its_recovery_then_send_one_digest() {
     assert!(t[0].ends_with(", back up"), "{}", t[0]);
     let body = sink.posts()[0].text();
     assert!(body.contains("✅ Redis down ") && body.contains("back up"), "{body}");
-    assert!(body.contains("2 message(s) held or delayed") && body.contains("alert") && body.contains("recovery"), "{body}");
+    assert!(
+        body.contains("2 message(s) held or delayed") && body.contains("alert") && body.contains("recovery"),
+        "{body}"
+    );
     assert_eq!(sink.posts()[0].json["embeds"][0]["color"], 3066993);
     assert_eq!(root.state()["pending_notifications"], serde_json::json!([]));
     let notified = events(&root, &["notified"]);
@@ -173,7 +184,9 @@ fn a_maintenance_window_silences_its_checks_and_its_end_announces_what_is_still_
     let sink = WebhookSink::start();
     let root = TestRoot::new();
     let (from, to) = span(-1, 1).split_once('-').map(|(a, b)| (a.to_string(), b.to_string())).unwrap();
-    let window = format!("[[maintenance]]\nname = \"nightly backup\"\nchecks = [\"database\"]\nfrom = \"{from}\"\nto = \"{to}\"\n");
+    let window = format!(
+        "[[maintenance]]\nname = \"nightly backup\"\nchecks = [\"database\"]\nfrom = \"{from}\"\nto = \"{to}\"\n"
+    );
 
     config(&root, &sink, &redis, pg, (true, false), "", &window);
     for _ in 0..3 {

@@ -128,7 +128,7 @@ pub fn prepare(
             payload: super::queue::scrubbed(ch.render(&msg)),
             attempts: 0,
             last_error: None,
-            message: Some(facts),
+            message: Some(Box::new(facts)),
             held: false,
         };
         // In place of the first folded message: the queue's order stands.
@@ -296,7 +296,12 @@ pub fn fold(parts: &[Facts], now: DateTime<Utc>, offset: FixedOffset) -> Message
             name: s.name.clone(),
             kind: String::new(),
             status: if s.what == What::Down { "fail" } else { "ok" }.into(),
-            message: lines.iter().zip(&stories).find(|(_, x)| x.id == s.id).map(|(l, _)| l.0.clone()).unwrap_or_default(),
+            message: lines
+                .iter()
+                .zip(&stories)
+                .find(|(_, x)| x.id == s.id)
+                .map(|(l, _)| l.0.clone())
+                .unwrap_or_default(),
             target: String::new(),
             down_since: s.down_since,
             lasted_s: s.lasted_s,
@@ -410,7 +415,7 @@ mod tests {
             payload: serde_json::Value::Null,
             attempts: 0,
             last_error: None,
-            message: facts_too.then(|| facts(kind, at, Vec::new())),
+            message: facts_too.then(|| Box::new(facts(kind, at, Vec::new()))),
             held: false,
         }
     }
@@ -486,13 +491,15 @@ mod tests {
                 std::time::Duration::from_secs(1)
             }
         }
-        let mut st = State::default();
-        st.pending_notifications = vec![
-            entry(NotificationKind::Daily, t(1, 0), "discord", false),
-            entry(NotificationKind::Alert, t(2, 0), "discord", true),
-            entry(NotificationKind::Test, t(2, 5), "discord", false),
-            entry(NotificationKind::Recovery, t(2, 20), "discord", true),
-        ];
+        let mut st = State {
+            pending_notifications: vec![
+                entry(NotificationKind::Daily, t(1, 0), "discord", false),
+                entry(NotificationKind::Alert, t(2, 0), "discord", true),
+                entry(NotificationKind::Test, t(2, 5), "discord", false),
+                entry(NotificationKind::Recovery, t(2, 20), "discord", true),
+            ],
+            ..State::default()
+        };
         let none: Vec<String> = Vec::new();
         let folded = prepare(&mut st, &[&Ch], Quiet { active: false, allow: &none }, t(3, 0), utc());
         assert_eq!(folded, ["discord"]);

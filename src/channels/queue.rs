@@ -113,7 +113,7 @@ pub fn enqueue(st: &mut State, msg: &Message, channels: &[&dyn Channel]) {
             payload: scrubbed(ch.render(msg)),
             attempts: 0,
             last_error: None,
-            message: foldable(msg.kind).then(|| super::digest::Facts::of(msg)),
+            message: foldable(msg.kind).then(|| Box::new(super::digest::Facts::of(msg))),
             held: false,
         });
     }

@@ -228,8 +228,11 @@ impl Summary {
             return;
         }
         self.asleep_s += slept_s;
-        self.runs_expected = self.runs_expected.saturating_sub(slept_s as u64 / self.interval_s).max(self.runs_seen as u64);
-        if let Some(g) = self.gaps.last_mut().filter(|g| g.to == self.window_end && slept_s * 2 >= (g.to - g.from).num_seconds()) {
+        self.runs_expected =
+            self.runs_expected.saturating_sub(slept_s as u64 / self.interval_s).max(self.runs_seen as u64);
+        if let Some(g) =
+            self.gaps.last_mut().filter(|g| g.to == self.window_end && slept_s * 2 >= (g.to - g.from).num_seconds())
+        {
             self.missed = self.missed.saturating_sub(g.missed);
             g.missed = 0;
             g.asleep = true;

@@ -66,7 +66,12 @@ impl Laptop {
 /// Records the clocks in the state; writes `boot` after a restart and
 /// `awake` after a sleep longer than the interval. Returns the seconds
 /// asleep since the last run (for the history line).
-pub(super) fn record_sleep(st: &mut State, laptop: &Laptop, now: DateTime<Utc>, events: &mut Vec<Event>) -> Option<i64> {
+pub(super) fn record_sleep(
+    st: &mut State,
+    laptop: &Laptop,
+    now: DateTime<Utc>,
+    events: &mut Vec<Event>,
+) -> Option<i64> {
     let clocks = laptop.clocks?;
     let woke = wake(st.slept_since_boot_s, st.boot_time, &clocks);
     st.slept_since_boot_s = Some(clocks.slept_since_boot_s);
@@ -89,7 +94,10 @@ pub(super) fn record_sleep(st: &mut State, laptop: &Laptop, now: DateTime<Utc>, 
             format!("the machine slept {}", super::human_duration(chrono::Duration::seconds(w.slept_s))),
         );
         if !laptop.retried.is_empty() {
-            e.message.push_str(&format!("; failing right after the wake, run again after 5 s: {}", laptop.retried.join(", ")));
+            e.message.push_str(&format!(
+                "; failing right after the wake, run again after 5 s: {}",
+                laptop.retried.join(", ")
+            ));
         }
         e.slept_s = Some(w.slept_s);
         events.push(e);

@@ -212,7 +212,10 @@ fn a_window_beginning_and_ending_mid_incident_follows_the_silence_rules() {
     let told = run(&mut st, &seq, &open);
     assert_eq!(
         told,
-        vec![(1, NotificationKind::Alert, v(&["redis"]), v(&[])), (2, NotificationKind::Recovery, v(&["redis"]), v(&[]))]
+        vec![
+            (1, NotificationKind::Alert, v(&["redis"]), v(&[])),
+            (2, NotificationKind::Recovery, v(&["redis"]), v(&[]))
+        ]
     );
 }
 

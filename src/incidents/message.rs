@@ -219,6 +219,9 @@ mod tests {
         );
         let mut p = plan(NotificationKind::Alert, vec![subject("Database", None)]);
         p.because = vec![subject("API Health", None), subject("Redis", None)];
-        assert_eq!(title(&p, "mac-mini"), "❌ Database down on mac-mini; also failing because of it: API Health, Redis");
+        assert_eq!(
+            title(&p, "mac-mini"),
+            "❌ Database down on mac-mini; also failing because of it: API Health, Redis"
+        );
     }
 }

@@ -204,9 +204,7 @@ pub fn decide_with(
     let to_alert: Vec<String> = st
         .checks
         .iter()
-        .filter(|(id, cs)| {
-            cs.down && !cs.announced && cs.caused_by.is_none() && results.iter().any(|r| &r.id == *id)
-        })
+        .filter(|(id, cs)| cs.down && !cs.announced && cs.caused_by.is_none() && results.iter().any(|r| &r.id == *id))
         .map(|(id, _)| id.clone())
         .filter(|id| notifies(st, id))
         .collect();
