@@ -28,6 +28,7 @@ use crate::exit::{Error, Result};
 use crate::fail;
 pub use crate::pings::Ping;
 use crate::validate;
+pub use crate::windows::Maintenance;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -62,6 +63,8 @@ pub struct Config {
     pub notify: Vec<Notify>,
     /// Dead man's switches pinged at the end of every run.
     pub ping: Vec<Ping>,
+    /// Recurring windows in which the listed checks behave as silenced (SPEC §15).
+    pub maintenance: Vec<Maintenance>,
     /// The daily run.
     pub daily: Daily,
     /// How the two LaunchAgents are generated.
@@ -89,6 +92,11 @@ pub struct Monitor {
     /// Changes between failing and not failing within the window that make a
     /// check flap; 0 = off.
     pub flap_changes: u32,
+    /// "22:00-07:00" (local time, may cross midnight): messages whose kind
+    /// is not in `quiet_allow` are held, then sent as one digest; "" = off.
+    pub quiet_hours: String,
+    /// Message kinds that still go out during quiet hours.
+    pub quiet_allow: Vec<String>,
 }
 
 impl Default for Monitor {
@@ -101,6 +109,8 @@ impl Default for Monitor {
             host_name: String::new(),
             flap_window: 20,
             flap_changes: 6,
+            quiet_hours: String::new(),
+            quiet_allow: vec!["alert".into()],
         }
     }
 }
@@ -467,6 +477,8 @@ pub fn validate(c: &Config) -> Vec<String> {
         ));
     }
 
+    errs.extend(laptop(c));
+
     let mut ids = std::collections::HashSet::new();
     for (at, check) in c.checks() {
         errs.extend(check.validate(&at));
@@ -542,7 +554,119 @@ pub fn validate(c: &Config) -> Vec<String> {
     errs
 }
 
+/// The message kinds `quiet_allow` may name.
+pub const MESSAGE_KINDS: [&str; 9] =
+    ["alert", "reminder", "recovery", "flapping", "stable", "digest", "repair", "daily", "test"];
+
+/// The keys of SPEC §15: `depends_on` naming checks that exist, without a
+/// cycle; `quiet_hours` and `quiet_allow`; `[[maintenance]]`.
+fn laptop(c: &Config) -> Vec<String> {
+    let mut errs = Vec::new();
+    let q = &c.monitor.quiet_hours;
+    if !q.trim().is_empty() && crate::windows::Span::parse(q).is_none() {
+        errs.push(format!(
+            "monitor.quiet_hours = {q:?}: must be two local times as HH:MM-HH:MM, e.g. \"22:00-07:00\", or \"\" (off)"
+        ));
+    }
+    for (i, k) in c.monitor.quiet_allow.iter().enumerate() {
+        if !MESSAGE_KINDS.contains(&k.as_str()) {
+            errs.push(format!("monitor.quiet_allow[{i}] = {k:?}: must be one of {}", MESSAGE_KINDS.join(", ")));
+        }
+    }
+    let graph: Vec<(String, String, Vec<String>)> = c
+        .checks()
+        .into_iter()
+        .flat_map(|(at, check)| {
+            let deps = check.common().depends_on;
+            check.idents().into_iter().map(move |who| (at.clone(), who.id, deps.clone()))
+        })
+        .collect();
+    let known: Vec<&str> = graph.iter().map(|(_, id, _)| id.as_str()).collect();
+    let mut reported = std::collections::HashSet::new();
+    for (at, id, deps) in &graph {
+        for (i, d) in deps.iter().enumerate() {
+            if d.trim().is_empty() {
+                continue;
+            }
+            if !known.contains(&d.as_str()) {
+                if reported.insert((at.clone(), d.clone())) {
+                    errs.push(format!(
+                        "{at}.depends_on[{i}] = {d:?}: no check has this id (the checks are {})",
+                        known.join(", ")
+                    ));
+                }
+            } else if d == id {
+                errs.push(format!("{at}.depends_on[{i}] = {d:?}: a check cannot depend on itself"));
+            }
+        }
+    }
+    let deps = |id: &str| graph.iter().filter(|(_, i, _)| i == id).flat_map(|(_, _, d)| d.clone()).collect();
+    if let Some(cycle) = first_cycle(&known, &deps) {
+        errs.push(format!("depends_on has a cycle: {}: remove one of these dependencies", cycle.join(" -> ")));
+    }
+    for (i, w) in c.maintenance.iter().enumerate() {
+        let at = format!("maintenance[{i}]");
+        errs.extend(w.validate(&at));
+        for (j, id) in w.checks.iter().enumerate() {
+            if !known.contains(&id.as_str()) {
+                errs.push(format!(
+                    "{at}.checks[{j}] = {id:?}: no check has this id (the checks are {})",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    errs
+}
+
+/// The first cycle among the dependencies, as the ids along it with the
+/// first repeated at the end (`api:web -> database -> api:web`). A check
+/// depending on itself is reported on its own, not here.
+pub fn first_cycle(ids: &[&str], deps: &dyn Fn(&str) -> Vec<String>) -> Option<Vec<String>> {
+    fn walk(
+        id: &str,
+        deps: &dyn Fn(&str) -> Vec<String>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::HashSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == id) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(id.to_string());
+            return Some(cycle);
+        }
+        if done.contains(id) {
+            return None;
+        }
+        path.push(id.to_string());
+        for d in deps(id).iter().filter(|d| d.as_str() != id) {
+            if let Some(c) = walk(d, deps, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(id.to_string());
+        None
+    }
+    let mut done = std::collections::HashSet::new();
+    ids.iter().find_map(|id| walk(id, deps, &mut Vec::new(), &mut done))
+}
+
 impl Config {
+    /// Each check's `depends_on`, by id.
+    pub fn dependencies(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut out = std::collections::BTreeMap::new();
+        for (_, check) in self.checks() {
+            let deps = check.common().depends_on;
+            if deps.is_empty() {
+                continue;
+            }
+            for who in check.idents() {
+                out.insert(who.id, deps.clone());
+            }
+        }
+        out
+    }
+
     /// The check registry: every check section with the key it is written
     /// under, in report order. A new check kind is its field above and one
     /// line here (and in [`Config::checks_mut`]).
@@ -763,6 +887,43 @@ mod tests {
         ] {
             assert!(errs.contains(key), "{key} missing in {errs}");
         }
+    }
+
+    #[test]
+    fn dependencies_name_unknown_ids_and_cycles() {
+        let c = parse_str(
+            "[redis]\ndepends_on = ['database']\n[database]\ndepends_on = ['api:web']\n[[api]]\nname = 'web'\nurl = 'http://127.0.0.1/'\ndepends_on = ['redis', 'postgres']\n",
+        )
+        .unwrap();
+        let errs = validate(&c).join("\n");
+        assert!(errs.contains("depends_on has a cycle: redis -> database -> api:web -> redis"), "{errs}");
+        assert!(errs.contains("api[0].depends_on[1] = \"postgres\": no check has this id"), "{errs}");
+        let ok = parse_str("[redis]\ndepends_on = ['database']\n").unwrap();
+        assert!(validate(&ok).is_empty(), "{:?}", validate(&ok));
+        assert_eq!(ok.dependencies()["redis"], ["database"]);
+        let me = parse_str("[redis]\ndepends_on = ['redis']\n").unwrap();
+        assert!(validate(&me).join("\n").contains("cannot depend on itself"));
+    }
+
+    #[test]
+    fn quiet_hours_and_maintenance_are_checked() {
+        let c = parse_str(
+            "[monitor]\nquiet_hours = '22-07'\nquiet_allow = ['alert', 'page']\n[[maintenance]]\nname = 'backup'\nchecks = ['database', 'mysql']\nfrom = '01:00'\nto = '25:00'\n",
+        )
+        .unwrap();
+        let errs = validate(&c).join("\n");
+        for key in [
+            "monitor.quiet_hours",
+            "monitor.quiet_allow[1] = \"page\"",
+            "maintenance[0].to",
+            "maintenance[0].checks[1] = \"mysql\"",
+        ] {
+            assert!(errs.contains(key), "{key} missing in {errs}");
+        }
+        assert!(!errs.contains("checks[0]"), "{errs}");
+        let good = parse_str("[monitor]\nquiet_hours = '22:00-07:00'\n[[maintenance]]\nname = 'b'\nfrom = '23:00'\nto = '01:00'\ndays = ['sat']\n").unwrap();
+        assert!(validate(&good).is_empty(), "{:?}", validate(&good));
+        assert_eq!(Config::default().monitor.quiet_allow, ["alert"]);
     }
 
     #[test]

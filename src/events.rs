@@ -45,7 +45,13 @@ pub fn parse(text: &str) -> Vec<Event> {
 /// `[2025-10-27 17:52:10] Redis: down — connection refused (3 failures)`, in local time.
 pub fn line(e: &Event) -> String {
     let when = e.ts.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S");
-    let who = if e.name.is_empty() { if e.check.is_empty() { "every check" } else { &e.check } } else { &e.name };
+    let machine = matches!(e.kind.as_str(), "awake" | "boot");
+    let who = match (e.name.is_empty(), e.check.is_empty()) {
+        (false, _) => e.name.as_str(),
+        (true, false) => e.check.as_str(),
+        (true, true) if machine => "this machine",
+        (true, true) => "every check",
+    };
     let mut what = e.kind.clone();
     if e.kind == "status" {
         what = format!("{} → {}", e.from.as_deref().unwrap_or("new"), e.to.as_deref().unwrap_or("?"));
@@ -60,6 +66,9 @@ pub fn line(e: &Event) -> String {
     }
     if let Some(s) = e.lasted_s {
         text.push_str(&format!(" (after {})", crate::incidents::human_duration(chrono::Duration::seconds(s))));
+    }
+    if let Some(c) = &e.caused_by {
+        text.push_str(&format!(" (caused by {c})"));
     }
     if let Some(r) = &e.reason {
         text.push_str(&format!(" [{r}]"));

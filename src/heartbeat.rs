@@ -29,7 +29,8 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
 
     // What checks kept from earlier runs; read without the lock, since the
     // checks run before it is taken (the lock is held only for step 5).
-    let memos = state::peek(paths).map(|st| st.memos()).unwrap_or_default();
+    let before = state::peek(paths);
+    let memos = before.as_ref().map(|st| st.memos()).unwrap_or_default();
     let env = Env {
         launchctl: crate::launchd::launchctl::program(),
         root: paths.root.clone(),
@@ -38,10 +39,12 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     };
     let jobs = checks::jobs(cfg.checks().into_iter().map(|(_, c)| c), &env);
     let checks_started_at = Utc::now();
-    let results = checks::run_all(jobs, Duration::from_millis(cfg.monitor.deadline_ms));
+    let mut results = checks::run_all(jobs, Duration::from_millis(cfg.monitor.deadline_ms));
     for r in &results {
         log_result(r);
     }
+    let clocks = crate::sleep::measure();
+    let retried = retry_after_wake(cfg, &env, before.as_ref(), clocks.as_ref(), &mut results);
     let status = checks::overall(&results);
 
     // Step 5: state, notifications and history, under the lock.
@@ -66,7 +69,15 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         flap_changes: cfg.monitor.flap_changes,
         repairs: incidents::RepairSettings { off: args.no_repair, checks_started_at: Some(checks_started_at) },
     };
-    let mut decision = incidents::decide(&mut st, &results, status, &rule, settings, now);
+    let local = now.with_timezone(&chrono::Local).naive_local();
+    let laptop = incidents::laptop::Laptop {
+        depends_on: cfg.dependencies(),
+        windows: cfg.maintenance.iter().filter(|w| crate::windows::in_window(w, local)).cloned().collect(),
+        clocks,
+        interval_s: cfg.launchd.interval_s,
+        retried,
+    };
+    let mut decision = incidents::decide_with(&mut st, &results, status, &rule, settings, &laptop, now);
     let mut events = Vec::new();
     if let Some(plan) = &decision.plan {
         let kind = plan.kind.as_str();
@@ -96,11 +107,12 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
             ));
         }
     }
-    for e in decision
-        .events
-        .iter()
-        .filter(|e| matches!(e.kind.as_str(), "down" | "up" | "flapping" | "stable" | "repair_exhausted"))
-    {
+    for e in decision.events.iter().filter(|e| {
+        matches!(
+            e.kind.as_str(),
+            "down" | "up" | "flapping" | "stable" | "repair_exhausted" | "awake" | "boot" | "silenced" | "unsilenced"
+        )
+    }) {
         log::info(&format!("Event: {}", crate::events::line(e)));
     }
     let mut failures: Vec<String> = Vec::new();
@@ -110,6 +122,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         duration_ms: started.elapsed().as_millis() as u64,
         checks: results.iter().map(history::CheckLine::of).collect(),
         events,
+        slept_s: decision.slept_s,
     };
     if let Err(e) = history::append(paths, &line) {
         log::error(&e.0);
@@ -119,6 +132,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         log::error(&e.0);
         failures.push(e.0);
     }
+    crate::channels::digest::hold_and_fold(&mut st, &channels, &cfg.monitor.quiet_hours, &cfg.monitor.quiet_allow, now);
     // The state is saved, with any repair orders, before anything slow:
     // a run killed meanwhile still counts its orders against the budget.
     state::save(paths, &lock, &st)?;
@@ -193,10 +207,13 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
                 "down_since": c.down_since,
                 "flapping": c.flapping,
                 "announced": c.announced,
-                "silenced": st.silenced(id, now),
+                "silenced": st.silenced(id, now) || laptop.in_maintenance(id),
                 "repair": incidents::repair_summary(&c.repairs, now),
+                "caused_by": c.caused_by,
             }))).collect::<serde_json::Map<_, _>>(),
             "silences": st.silences,
+            "maintenance": st.maintenance_active,
+            "slept_s": decision.slept_s,
             "events": decision.events,
             "notifications": {
                 "enabled": cfg.notifications_enabled(),
@@ -218,6 +235,48 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     }
     Ok(status.exit_code())
 }
+
+/// The first heartbeat after a sleep longer than the interval: the
+/// network may not be up yet, so each failing check runs once more after
+/// 5 s before its failure counts (SPEC §15). Returns the names run again.
+fn retry_after_wake(
+    cfg: &Config,
+    env: &Env,
+    before: Option<&State>,
+    clocks: Option<&crate::sleep::Clocks>,
+    results: &mut [CheckResult],
+) -> Vec<String> {
+    let (Some(before), Some(clocks)) = (before, clocks) else { return Vec::new() };
+    let Some(woke) = incidents::laptop::wake(before.slept_since_boot_s, before.boot_time, clocks) else {
+        return Vec::new();
+    };
+    let failing: Vec<String> = results.iter().filter(|r| r.status == CheckStatus::Fail).map(|r| r.id.clone()).collect();
+    if woke.slept_s <= cfg.launchd.interval_s as i64 || failing.is_empty() {
+        return Vec::new();
+    }
+    let slept = incidents::human_duration(chrono::Duration::seconds(woke.slept_s));
+    log::info(&format!(
+        "Awake after {slept} asleep: {} failing check(s) run again in {} s, once the network is up",
+        failing.len(),
+        WAKE_RETRY.as_secs()
+    ));
+    std::thread::sleep(WAKE_RETRY);
+    let sections =
+        cfg.checks().into_iter().map(|(_, c)| c).filter(|c| c.idents().iter().any(|w| failing.contains(&w.id)));
+    let again = checks::run_all(checks::jobs(sections, env), Duration::from_millis(cfg.monitor.deadline_ms));
+    let mut names = Vec::new();
+    for r in again.into_iter().filter(|r| failing.contains(&r.id)) {
+        log::info(&format!("Run again after the wake: {} {}: {}", r.status.emoji(), r.name, r.message));
+        if let Some(slot) = results.iter_mut().find(|x| x.id == r.id) {
+            names.push(r.name.clone());
+            *slot = r;
+        }
+    }
+    names
+}
+
+/// How long after a wake a failing check is run again.
+const WAKE_RETRY: Duration = Duration::from_secs(5);
 
 fn log_result(r: &CheckResult) {
     let text = format!("{} {}: {} ({} ms)", r.status.emoji(), r.name, r.message, r.latency_ms);
@@ -370,10 +429,14 @@ fn wrong_first(st: &State, results: &[CheckResult], now: chrono::DateTime<Utc>) 
         })
         .map(|r| {
             let cs = st.checks.get(&r.id);
-            let down = match cs.filter(|c| c.down).and_then(|c| c.down_since) {
+            let mut down = match cs.filter(|c| c.down).and_then(|c| c.down_since) {
                 Some(t) => format!("DOWN since {} (for {})", log::timestamp(t), incidents::human_duration(now - t)),
                 None => String::new(),
             };
+            if let Some(cause) = cs.and_then(|c| c.caused_by.as_ref()) {
+                let who = st.checks.get(cause).map_or(cause.as_str(), |c| c.name.as_str());
+                down = format!("{down}{}caused by {who}", if down.is_empty() { "" } else { ", " });
+            }
             Wrong {
                 emoji: r.status.emoji(),
                 name: r.name.clone(),

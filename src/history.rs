@@ -19,6 +19,10 @@ pub struct Line {
     /// Notifications this heartbeat decided on ("alert", "reminder", "recovery").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<String>,
+    /// Seconds the machine slept since the heartbeat before (SPEC §15): a
+    /// gap that was sleep is "asleep", not missed heartbeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slept_s: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -27,5 +27,7 @@ pub mod proc;
 pub mod repairs;
 pub mod report;
 pub mod secret;
+pub mod sleep;
 pub mod state;
 pub mod validate;
+pub mod windows;

@@ -52,6 +52,17 @@ pub struct State {
     pub checks: BTreeMap<String, CheckState>,
     /// Silences in force (SPEC §13); expired ones are removed by the next run.
     pub silences: Vec<Silence>,
+    /// How long the machine had slept since boot at the last run, in
+    /// seconds (SPEC §15): its growth between two runs is time asleep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slept_since_boot_s: Option<f64>,
+    /// When the machine booted, as the last run measured it: a new one is a restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot_time: Option<DateTime<Utc>>,
+    /// Names of the `[[maintenance]]` windows in force at the last run, so
+    /// that their beginning and end are each one event.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub maintenance_active: Vec<String>,
     /// Fields written by other releases, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -74,6 +85,9 @@ impl Default for State {
             last_delivery_error: None,
             checks: BTreeMap::new(),
             silences: Vec::new(),
+            slept_since_boot_s: None,
+            boot_time: None,
+            maintenance_active: Vec::new(),
             extra: serde_json::Map::new(),
         }
     }
@@ -114,6 +128,10 @@ pub struct CheckState {
     /// Its repairs (SPEC §12): the attempts of the last hour, the budget's state.
     #[serde(skip_serializing_if = "RepairState::is_empty")]
     pub repairs: RepairState,
+    /// The dependency (`depends_on`) that is DOWN or failing while this
+    /// check fails: it alerts through that dependency's message (SPEC §15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<String>,
     /// Fields written by other releases, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -248,6 +266,14 @@ pub struct Notification {
     pub attempts: u32,
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The channel-neutral facts of the message, so that queued messages
+    /// can be folded into one digest (SPEC §15); absent in entries queued
+    /// by earlier releases and in daily and test messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Box<crate::channels::digest::Facts>>,
+    /// Held by quiet hours: not sent until they end (set before each delivery).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 fn discord() -> String {

@@ -76,6 +76,7 @@ pub(crate) mod tests {
                 target: "127.0.0.1:6379".into(),
                 down_since: Some(at - chrono::Duration::minutes(10)),
                 lasted_s: None,
+                caused_by: None,
             }],
             still_down: vec!["Database".into()],
             report: "/srv/root/g/reports/ops_atomic/heartbeat_x.md".into(),

@@ -13,6 +13,7 @@
 //! `config::Config::channels` lists the configured channels.
 
 pub mod command;
+pub mod digest;
 pub mod discord;
 pub mod document;
 pub mod http;
@@ -42,7 +43,7 @@ pub enum Tone {
 
 /// A check a message is about, for channels that send structured data
 /// (the event document of SPEC §7.3).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessageCheck {
     pub id: String,
     pub name: String,
@@ -52,6 +53,10 @@ pub struct MessageCheck {
     pub target: String,
     pub down_since: Option<DateTime<Utc>>,
     pub lasted_s: Option<i64>,
+    /// The dependency it fails because of (SPEC §15): named in that
+    /// dependency's message rather than alerting on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<String>,
 }
 
 /// One message, before any channel has shaped it.

@@ -215,6 +215,8 @@ fn rendered(channel: &dyn Channel, msg: &Message) -> Notification {
         payload: scrubbed(channel.render(msg)),
         attempts: 0,
         last_error: None,
+        message: foldable(msg.kind).then(|| Box::new(super::digest::Facts::of(msg))),
+        held: false,
     }
 }
 
@@ -225,7 +227,13 @@ pub fn send_now(channel: &dyn Channel, msg: &Message, root: &Path) -> std::resul
     attempt(channel, &mut n, root, Instant::now() + BUDGET)
 }
 
-fn scrubbed(v: Value) -> Value {
+/// Whether a digest can tell this kind of message (a daily report or a
+/// test cannot: they go out as they are).
+fn foldable(kind: NotificationKind) -> bool {
+    !matches!(kind, NotificationKind::Daily | NotificationKind::Test | NotificationKind::Digest)
+}
+
+pub(crate) fn scrubbed(v: Value) -> Value {
     let text = v.to_string();
     let clean = crate::secret::scrub(&text);
     if clean == text { v } else { serde_json::from_str(&clean).unwrap_or(v) }
@@ -260,7 +268,10 @@ pub fn deliver_pending(
     let work: Vec<(usize, Vec<Notification>)> = channels
         .iter()
         .enumerate()
-        .map(|(i, ch)| (i, state.pending_notifications.iter().filter(|n| n.channel == ch.name()).cloned().collect()))
+        .map(|(i, ch)| {
+            // Held by quiet hours: they wait (see `digest`).
+            (i, state.pending_notifications.iter().filter(|n| n.channel == ch.name() && !n.held).cloned().collect())
+        })
         .filter(|(_, q): &(usize, Vec<Notification>)| !q.is_empty())
         .collect();
     let mut delivered: Vec<(usize, Delivered)> = Vec::new();
@@ -279,7 +290,7 @@ pub fn deliver_pending(
             match report {
                 Report::Left { channel, kind, refused, more } => {
                     let name = channels[channel].name();
-                    if let Some(at) = state.pending_notifications.iter().position(|n| n.channel == name) {
+                    if let Some(at) = state.pending_notifications.iter().position(|n| n.channel == name && !n.held) {
                         state.pending_notifications.remove(at);
                     }
                     let mut left = Vec::new();
@@ -304,7 +315,7 @@ pub fn deliver_pending(
                 }
                 Report::Stopped { channel, attempts, error } => {
                     let name = channels[channel].name();
-                    if let Some(head) = state.pending_notifications.iter_mut().find(|n| n.channel == name) {
+                    if let Some(head) = state.pending_notifications.iter_mut().find(|n| n.channel == name && !n.held) {
                         head.attempts = attempts;
                         head.last_error = Some(crate::secret::scrub(&error.to_string()));
                     }

@@ -226,6 +226,7 @@ pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] = &[
     discord,
     notify,
     ping,
+    maintenance,
     daily,
     launchd,
     export,
@@ -312,6 +313,12 @@ fn monitor(d: &mut Doc, _: &Found, c: &Config) {
     d.key("host_name", m.host_name.clone(), "how messages name this machine; \"\" = its short host name");
     d.key("flap_window", m.flap_window, "results kept per check for flap detection");
     d.key("flap_changes", m.flap_changes, "changes within the window that make a check flap; 0 = off");
+    d.key(
+        "quiet_hours",
+        m.quiet_hours.clone(),
+        "e.g. \"22:00-07:00\" (local time): messages not in quiet_allow are held, then sent as one digest; \"\" = off",
+    );
+    d.key("quiet_allow", m.quiet_allow.clone(), "message kinds that still go out during quiet hours");
 }
 
 fn redis(d: &mut Doc, f: &Found, c: &Config) {
@@ -471,6 +478,20 @@ fn notify(d: &mut Doc, _: &Found, _: &Config) {
     d.example("url", "https://ntfy.sh/my-ops-atomic-topic", "slack, ntfy, webhook");
     d.example("events", ["alert", "recovery"], "which messages it gets; [] = all");
     d.example("timeout_ms", 5000, "one delivery attempt");
+}
+
+fn maintenance(d: &mut Doc, _: &Found, _: &Config) {
+    d.raw("\n");
+    d.comment(
+        "A recurring maintenance window (local time, may cross midnight): the listed checks\n\
+         behave as silenced, so a nightly backup does not page.",
+    );
+    d.raw("#[[maintenance]]\n");
+    d.example("name", "nightly backup", "named in the events and in `status`");
+    d.example("checks", ["database"], "check ids; [] = every check");
+    d.example("days", ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "the days it begins on");
+    d.example("from", "01:00", "HH:MM");
+    d.example("to", "01:30", "HH:MM; before `from` = the next day");
 }
 
 fn ping(d: &mut Doc, _: &Found, _: &Config) {

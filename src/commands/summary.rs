@@ -170,6 +170,7 @@ mod tests {
                         metrics: Default::default(),
                     }],
                     events: Vec::new(),
+                    slept_s: None,
                 }
             })
             .collect();

@@ -289,6 +289,15 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     Ok(status.exit_code())
 }
 
+/// How long the machine slept since the last heartbeat, from the clocks
+/// it stored (SPEC §15): a daily run right after a wake does not count
+/// that sleep as missed heartbeats.
+fn slept_since_last_heartbeat(ctx: &Setup) -> Option<i64> {
+    let st = crate::state::peek(ctx.paths)?;
+    let w = crate::incidents::laptop::wake(st.slept_since_boot_s, st.boot_time, &crate::sleep::measure()?)?;
+    Some(w.slept_s)
+}
+
 /// Phase 4: history (trimmed under the state lock), the 24-hour summary,
 /// housekeeping, and the report file.
 fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
@@ -308,7 +317,10 @@ fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
         Vec::new()
     });
     let window = chrono::Duration::hours(summary::WINDOW_HOURS);
-    let summary = summary::summarise(&lines, &events, day.now, window, cfg.launchd.interval_s);
+    let mut summary = summary::summarise(&lines, &events, day.now, window, cfg.launchd.interval_s);
+    if let Some(slept) = slept_since_last_heartbeat(ctx) {
+        summary.asleep_until_now(slept);
+    }
     let (deleted, kept, problems) =
         housekeeping::prune_reports(&ctx.paths.reports_dir(), day.now, cfg.daily.retention_days);
     (done.reports_deleted, done.reports_kept) = (deleted, kept);

@@ -23,6 +23,8 @@ pub struct Delivery {
     /// Messages still waiting after this run.
     pub pending: usize,
     pub error: Option<String>,
+    /// Messages held by quiet hours (SPEC §15).
+    pub held: usize,
 }
 
 /// Phase 3: every channel is configured and well formed, earlier messages
@@ -107,6 +109,11 @@ pub fn send(ctx: &Setup, day: &mut Day, no_notify: bool) -> Outcome {
         );
     }
     match (decided, no_notify) {
+        (true, false) if d.held > 0 => Outcome::judged(
+            Status::Healthy,
+            false,
+            format!("daily message queued and held by quiet hours; {} message(s) go out when they end", d.held),
+        ),
         (true, true) => Outcome::judged(
             Status::Healthy,
             false,
@@ -144,6 +151,8 @@ fn queue_and_deliver(ctx: &Setup, day: &mut Day, decided: bool, no_notify: bool)
     if let Some(msg) = &msg {
         queue::enqueue(&mut st, msg, &channels);
     }
+    let m = &ctx.config.monitor;
+    crate::channels::digest::hold_and_fold(&mut st, &channels, &m.quiet_hours, &m.quiet_allow, day.now);
     state::save(ctx.paths, &lock, &st)?;
     drop(lock);
     let delivery = queue::deliver(ctx.paths, &channels, no_notify)?;
@@ -152,6 +161,7 @@ fn queue_and_deliver(ctx: &Setup, day: &mut Day, decided: bool, no_notify: bool)
         delivered: delivery.delivered.iter().map(|d| d.kind).collect(),
         pending: delivery.pending,
         error: delivery.last_error,
+        held: crate::state::peek(ctx.paths).map_or(0, |s| s.pending_notifications.iter().filter(|n| n.held).count()),
     };
     Ok(())
 }

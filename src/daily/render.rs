@@ -85,6 +85,7 @@ struct GapRow {
     to: String,
     length: String,
     missed: u64,
+    asleep: bool,
 }
 
 #[derive(Serialize)]
@@ -140,6 +141,8 @@ struct HistoryView {
     warnings: usize,
     critical: usize,
     missed: u64,
+    /// Time asleep in the window, for people ("" when none).
+    asleep: String,
     gaps: Vec<GapRow>,
     checks: Vec<CheckRow>,
     timeline: String,
@@ -163,6 +166,11 @@ fn history_view(s: &Summary) -> HistoryView {
         warnings: s.warnings,
         critical: s.critical,
         missed: s.missed,
+        asleep: if s.asleep_s > 0 {
+            crate::incidents::human_duration(chrono::Duration::seconds(s.asleep_s))
+        } else {
+            String::new()
+        },
         gaps: s
             .gaps
             .iter()
@@ -171,6 +179,7 @@ fn history_view(s: &Summary) -> HistoryView {
                 to: minute(g.to),
                 length: crate::incidents::human_duration(g.to - g.from),
                 missed: g.missed,
+                asleep: g.asleep,
             })
             .collect(),
         checks: s

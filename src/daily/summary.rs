@@ -80,6 +80,9 @@ pub struct Summary {
     pub recoveries: usize,
     /// The checks with the highest maximum latency, slowest first.
     pub slowest: Vec<Slow>,
+    /// Seconds the machine slept in the window (SPEC §15): left out of the
+    /// expected heartbeats.
+    pub asleep_s: i64,
 }
 
 /// A stretch without heartbeats: from the last run before it (or the window
@@ -90,6 +93,8 @@ pub struct Gap {
     pub to: DateTime<Utc>,
     pub minutes: i64,
     pub missed: u64,
+    /// Mostly sleep (SPEC §15): nothing was missed.
+    pub asleep: bool,
 }
 
 /// One check over the window.
@@ -165,6 +170,10 @@ pub enum HeartbeatVerdict {
 impl Summary {
     /// Whether the heartbeat ran enough in the window.
     pub fn heartbeat_verdict(&self, min_percent: u32) -> HeartbeatVerdict {
+        if self.runs_seen == 0 && self.runs_expected == 0 {
+            // Asleep the whole window.
+            return HeartbeatVerdict::Enough;
+        }
         if self.runs_seen == 0 {
             return HeartbeatVerdict::None;
         }
@@ -235,6 +244,9 @@ pub fn summarise(
         Some(first) => ((now - first).num_seconds().max(0) as u64) / interval_s + 1,
         None => window_s as u64 / interval_s,
     };
+    // Time asleep is not expected to hold heartbeats.
+    let asleep_s: i64 = window.iter().filter_map(|l| l.slept_s).filter(|s| *s > 0).sum();
+    let runs_expected = runs_expected.saturating_sub(asleep_s as u64 / interval_s);
     // Heartbeats run by hand come on top of the schedule: never "22 of 1 expected".
     let runs_expected = runs_expected.max(window.len() as u64);
     let gaps = gaps(&window, expected_from, now, interval_s);
@@ -270,6 +282,28 @@ pub fn summarise(
         slowest: slowest(&window),
         checks,
         incidents,
+        asleep_s,
+    }
+}
+
+impl Summary {
+    /// The machine slept `slept_s` seconds since the last heartbeat (as the
+    /// daily run measured it): the gap that ends now is asleep when that
+    /// is most of it, and the sleep is not expected to hold heartbeats.
+    pub fn asleep_until_now(&mut self, slept_s: i64) {
+        if slept_s <= 0 {
+            return;
+        }
+        self.asleep_s += slept_s;
+        self.runs_expected =
+            self.runs_expected.saturating_sub(slept_s as u64 / self.interval_s).max(self.runs_seen as u64);
+        if let Some(g) =
+            self.gaps.last_mut().filter(|g| g.to == self.window_end && slept_s * 2 >= (g.to - g.from).num_seconds())
+        {
+            self.missed = self.missed.saturating_sub(g.missed);
+            g.missed = 0;
+            g.asleep = true;
+        }
     }
 }
 
@@ -354,23 +388,28 @@ fn incidents(events: &[Event], start: DateTime<Utc>, now: DateTime<Utc>) -> Vec<
 /// run on one side), those the schedule would have started by then.
 fn gaps(window: &[&Line], start: DateTime<Utc>, now: DateTime<Utc>, interval_s: u64) -> Vec<Gap> {
     let interval = interval_s as i64;
-    let mut points: Vec<(DateTime<Utc>, bool)> = vec![(start, false)];
-    points.extend(window.iter().map(|l| (l.ts, true)));
-    points.push((now, false));
+    // Each point: when, whether a heartbeat ran then, and how long it slept before.
+    let mut points: Vec<(DateTime<Utc>, bool, i64)> = vec![(start, false, 0)];
+    points.extend(window.iter().map(|l| (l.ts, true, l.slept_s.unwrap_or(0))));
+    points.push((now, false, 0));
     let mut out = Vec::new();
     for pair in points.windows(2) {
-        let ((from, from_run), (to, to_run)) = (pair[0], pair[1]);
+        let ((from, from_run, _), (to, to_run, slept)) = (pair[0], pair[1]);
         let secs = (to - from).num_seconds();
         if secs <= GAP_INTERVALS * interval {
             continue;
         }
-        let missed = if from_run && to_run {
+        // A gap that was mostly sleep is "asleep": nothing was missed.
+        let asleep = slept * 2 >= secs;
+        let missed = if asleep {
+            0
+        } else if from_run && to_run {
             // Round, so a heartbeat that ran a little late is not counted.
             ((secs + interval / 2) / interval - 1) as u64
         } else {
             (secs / interval) as u64
         };
-        out.push(Gap { from, to, minutes: secs / 60, missed });
+        out.push(Gap { from, to, minutes: secs / 60, missed, asleep });
     }
     out
 }
@@ -588,6 +627,7 @@ mod tests {
             duration_ms: 5,
             checks,
             events: events.iter().map(|e| e.to_string()).collect(),
+            slept_s: None,
         }
     }
 
@@ -747,6 +787,29 @@ mod tests {
         let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
         assert_eq!((s.runs_seen, s.runs_expected), (22, 22));
         assert_eq!(s.heartbeat_problem(50), None);
+    }
+
+    #[test]
+    fn a_gap_that_was_sleep_is_asleep_not_missed() {
+        // Every 5 minutes, except a 4-hour sleep that ended 60 minutes ago.
+        let mut lines: Vec<Line> =
+            (1..1440).step_by(5).filter(|m| !(61..300).contains(m)).map(|m| line(m, vec![], &[])).collect();
+        let woke = lines.iter_mut().find(|l| l.ts == now() - Duration::minutes(56)).unwrap();
+        woke.slept_s = Some(4 * 3600 - 60);
+        let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
+        let g = &s.gaps[0];
+        assert!(g.asleep, "{g:?}");
+        assert_eq!((g.missed, s.missed), (0, 0));
+        assert_eq!(s.runs_expected, 288 - 47);
+        assert_eq!(s.runs_seen, 288 - 48);
+        assert_eq!(s.heartbeat_problem(50), None);
+
+        // Asleep the whole day, as the daily run measured it: nothing ran, nothing was expected.
+        let mut none = summarise(&[], &[], now(), Duration::hours(24), 300);
+        none.asleep_until_now(24 * 3600);
+        assert_eq!((none.runs_expected, none.missed), (0, 0));
+        assert!(none.gaps[0].asleep);
+        assert_eq!(none.heartbeat_verdict(50), HeartbeatVerdict::Enough);
     }
 
     #[test]

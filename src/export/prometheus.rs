@@ -252,6 +252,8 @@ mod tests {
             payload: serde_json::json!({"content": "Redis down"}),
             attempts: 1,
             last_error: None,
+            message: None,
+            held: false,
         };
         st.pending_notifications = vec![pending("discord"), pending("discord"), pending("slack")];
         st

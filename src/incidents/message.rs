@@ -46,6 +46,15 @@ fn names(list: &[Subject]) -> String {
 /// The title: which checks, what happened, on which machine. A phone shows
 /// only this, so each kind reads differently from its first character.
 pub fn title(plan: &Plan, host: &str) -> String {
+    let title = kind_title(plan, host);
+    if plan.because.is_empty() {
+        return title;
+    }
+    let it = if plan.subjects.len() == 1 { "it" } else { "them" };
+    format!("{title}; also failing because of {it}: {}", names(&plan.because))
+}
+
+fn kind_title(plan: &Plan, host: &str) -> String {
     let who = names(&plan.subjects);
     match plan.kind {
         NotificationKind::Alert => format!("❌ {who} down on {host}"),
@@ -126,6 +135,7 @@ pub fn build(f: &Facts, templates_dir: &std::path::Path) -> Result<(Message, Opt
     c.insert("checks", &f.plan.subjects.iter().map(|s| row(s, emoji)).collect::<Vec<_>>());
     c.insert("also_up", &f.plan.also_up.iter().map(|s| row(s, "✅")).collect::<Vec<_>>());
     c.insert("still_down", &still_down.iter().map(|s| row(s, "❌")).collect::<Vec<_>>());
+    c.insert("because", &f.plan.because.iter().map(|s| row(s, "❌")).collect::<Vec<_>>());
     c.insert("report", &f.report);
     c.insert("host", f.host);
     let (body, problem) = crate::report::render(templates_dir, "message.md", &c)?;
@@ -142,6 +152,7 @@ pub fn build(f: &Facts, templates_dir: &std::path::Path) -> Result<(Message, Opt
         .subjects
         .iter()
         .chain(&f.plan.also_up)
+        .chain(&f.plan.because)
         .map(|s| {
             let r = result(&s.id);
             MessageCheck {
@@ -153,6 +164,7 @@ pub fn build(f: &Facts, templates_dir: &std::path::Path) -> Result<(Message, Opt
                 target: r.map(|r| r.target.clone()).unwrap_or_default(),
                 down_since: s.since,
                 lasted_s: s.lasted.map(|d| d.num_seconds()),
+                caused_by: f.state.checks.get(&s.id).and_then(|c| c.caused_by.clone()),
             }
         })
         .collect();
@@ -183,7 +195,7 @@ mod tests {
     }
 
     fn plan(kind: NotificationKind, subjects: Vec<Subject>) -> Plan {
-        Plan { kind, subjects, also_up: Vec::new(), still_down: Vec::new() }
+        Plan { kind, subjects, also_up: Vec::new(), still_down: Vec::new(), because: Vec::new() }
     }
 
     #[test]
@@ -207,6 +219,12 @@ mod tests {
         assert_eq!(
             title(&plan(NotificationKind::Reminder, one), "mac-mini"),
             "🔁 Still down on mac-mini: Redis (for 15 min)"
+        );
+        let mut p = plan(NotificationKind::Alert, vec![subject("Database", None)]);
+        p.because = vec![subject("API Health", None), subject("Redis", None)];
+        assert_eq!(
+            title(&p, "mac-mini"),
+            "❌ Database down on mac-mini; also failing because of it: API Health, Redis"
         );
     }
 }

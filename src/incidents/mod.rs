@@ -7,6 +7,7 @@
 //! rules are unit-tested over sequences of results; the event log, the
 //! queue and the report only carry out a [`Decision`].
 
+pub mod laptop;
 pub mod message;
 mod repairs;
 
@@ -76,6 +77,12 @@ pub struct Event {
     /// The tail of a `repair`'s output, scrubbed of secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// The dependency this check fails because of (SPEC §15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<String>,
+    /// How long the machine slept before this run (`awake`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slept_s: Option<i64>,
 }
 
 impl Event {
@@ -95,6 +102,8 @@ impl Event {
             command: None,
             exit: None,
             output: None,
+            caused_by: None,
+            slept_s: None,
         }
     }
 }
@@ -123,6 +132,9 @@ pub struct Plan {
     pub also_up: Vec<Subject>,
     /// Ids of other checks still DOWN.
     pub still_down: Vec<String>,
+    /// Checks failing because of the subjects (`depends_on`, SPEC §15):
+    /// they send nothing of their own, this message names them.
+    pub because: Vec<Subject>,
 }
 
 /// What one run decided.
@@ -132,6 +144,8 @@ pub struct Decision {
     pub plan: Option<Plan>,
     /// Repairs to run now, already recorded in the state (SPEC §12).
     pub repairs: Vec<RepairOrder>,
+    /// Seconds the machine slept since the last run, when it did (SPEC §15).
+    pub slept_s: Option<i64>,
 }
 
 /// Applies one heartbeat to the state. `rules` gives each check's rules by
@@ -144,9 +158,25 @@ pub fn decide(
     settings: Settings,
     now: DateTime<Utc>,
 ) -> Decision {
+    decide_with(st, results, status, rules, settings, &laptop::Laptop::default(), now)
+}
+
+/// [`decide`], knowing the dependencies, the maintenance windows in force
+/// and the clocks ([`laptop::Laptop`], SPEC §15).
+pub fn decide_with(
+    st: &mut State,
+    results: &[CheckResult],
+    status: Status,
+    rules: &dyn Fn(&str) -> Rules,
+    settings: Settings,
+    laptop: &laptop::Laptop,
+    now: DateTime<Utc>,
+) -> Decision {
     let mut d = Decision::default();
     global(st, status, now);
+    d.slept_s = laptop::record_sleep(st, laptop, now, &mut d.events);
     expire_silences(st, now, &mut d.events);
+    laptop::maintenance(st, laptop, now, &mut d.events);
 
     let mut went_down = Vec::new();
     let mut came_up = Vec::new();
@@ -173,8 +203,11 @@ pub fn decide(
     }
     let _ = went_down;
     repairs::decide_repairs(st, results, rules, settings, now, &mut d);
+    // Marked before this run: named in a dependency's message.
+    let caused_before = laptop::causes(st, results, laptop, &mut d.events);
+    let was_caused = |id: &str| caused_before.get(id).is_some_and(Option::is_some);
 
-    let silenced = |st: &State, id: &str| st.silenced(id, now);
+    let silenced = |st: &State, id: &str| st.silenced(id, now) || laptop.in_maintenance(id);
     let notifies = |st: &State, id: &str| rules(id).notify && !silenced(st, id);
     let subject = |st: &State, id: &str, lasted: Option<Duration>| {
         let cs = &st.checks[id];
@@ -193,14 +226,18 @@ pub fn decide(
     let to_alert: Vec<String> = st
         .checks
         .iter()
-        .filter(|(id, cs)| cs.down && !cs.announced && results.iter().any(|r| &r.id == *id))
+        .filter(|(id, cs)| cs.down && !cs.announced && cs.caused_by.is_none() && results.iter().any(|r| &r.id == *id))
         .map(|(id, _)| id.clone())
         .filter(|id| notifies(st, id))
         .collect();
     // Recoveries of announced incidents (an incident that opened and closed
     // inside a silence was never announced, and is never told).
-    let recovered: Vec<(String, Duration)> =
-        came_up.iter().filter(|(id, _)| notifies(st, id) && announced_before(st, id)).cloned().collect();
+    // Recoveries are never held: one named only in its dependency's message is told too.
+    let recovered: Vec<(String, Duration)> = came_up
+        .iter()
+        .filter(|(id, _)| notifies(st, id) && (announced_before(st, id) || was_caused(id)))
+        .cloned()
+        .collect();
     for (id, _) in &came_up {
         if let Some(cs) = st.checks.get_mut(id) {
             cs.announced = false;
@@ -219,6 +256,7 @@ pub fn decide(
             subjects: to_alert.iter().map(|id| subject(st, id, None)).collect(),
             also_up: recovered.iter().map(|(id, l)| subject(st, id, Some(*l))).collect(),
             still_down: Vec::new(),
+            because: Vec::new(),
         })
     } else if !recovered.is_empty() {
         Some(Plan {
@@ -226,6 +264,7 @@ pub fn decide(
             subjects: recovered.iter().map(|(id, l)| subject(st, id, Some(*l))).collect(),
             also_up: Vec::new(),
             still_down: Vec::new(),
+            because: Vec::new(),
         })
     } else if let Some(flappers) =
         Some(started_flapping.iter().filter(|id| notifies(st, id)).cloned().collect::<Vec<_>>())
@@ -239,6 +278,7 @@ pub fn decide(
             subjects: flappers.iter().map(|id| subject(st, id, None)).collect(),
             also_up: Vec::new(),
             still_down: Vec::new(),
+            because: Vec::new(),
         })
     } else if !became_stable.is_empty() {
         Some(Plan {
@@ -246,13 +286,16 @@ pub fn decide(
             subjects: became_stable.iter().map(|id| subject(st, id, None)).collect(),
             also_up: Vec::new(),
             still_down: Vec::new(),
+            because: Vec::new(),
         })
     } else if settings.realert_minutes > 0 {
         let every = Duration::minutes(i64::from(settings.realert_minutes));
         let due: Vec<String> = st
             .checks
             .iter()
-            .filter(|(_, cs)| cs.down && cs.announced && cs.alerted_at.is_none_or(|t| now - t >= every))
+            .filter(|(_, cs)| {
+                cs.down && cs.announced && cs.caused_by.is_none() && cs.alerted_at.is_none_or(|t| now - t >= every)
+            })
             .map(|(id, _)| id.clone())
             .filter(|id| notifies(st, id))
             .collect();
@@ -265,6 +308,7 @@ pub fn decide(
                 subjects: due.iter().map(|id| subject(st, id, None)).collect(),
                 also_up: Vec::new(),
                 still_down: Vec::new(),
+                because: Vec::new(),
             }
         })
     } else {
@@ -278,7 +322,12 @@ pub fn decide(
     }
 
     d.plan = plan.map(|mut p| {
-        let named: Vec<&str> = p.subjects.iter().map(|s| s.id.as_str()).collect();
+        if matches!(p.kind, NotificationKind::Alert | NotificationKind::Reminder) {
+            let ids = because(st, &p, &|id| notifies(st, id));
+            p.because = ids.iter().map(|id| subject(st, id, None)).collect();
+        }
+        let mut named: Vec<&str> = p.subjects.iter().map(|s| s.id.as_str()).collect();
+        named.extend(p.because.iter().map(|s| s.id.as_str()));
         p.still_down = st
             .checks
             .iter()
@@ -295,6 +344,18 @@ pub fn decide(
     }
     st.alert_active = st.checks.values().any(|cs| cs.down && cs.announced);
     d
+}
+
+/// The checks failing because of the plan's subjects (at the root of their
+/// `caused_by` chain), that would notify on their own.
+fn because(st: &State, plan: &Plan, notifies: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let subjects: Vec<&str> = plan.subjects.iter().map(|s| s.id.as_str()).collect();
+    st.checks
+        .iter()
+        .filter(|(id, cs)| cs.caused_by.is_some() && !subjects.contains(&id.as_str()))
+        .filter(|(id, _)| subjects.contains(&laptop::root_cause(st, id).as_str()) && notifies(id))
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 /// Whether the incident of `id` had been announced (read before the reset).

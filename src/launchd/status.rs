@@ -75,6 +75,8 @@ pub struct StateStatus {
     pub incidents: Vec<IncidentStatus>,
     /// Silences in force.
     pub silences: Vec<SilenceStatus>,
+    /// `[[maintenance]]` windows in force at the last heartbeat.
+    pub maintenance: Vec<String>,
     /// Undelivered messages per channel.
     pub pending_by_channel: std::collections::BTreeMap<String, usize>,
     /// What each check's repairs did in the last hour (SPEC §12), by name.
@@ -91,6 +93,8 @@ pub struct IncidentStatus {
     pub for_s: Option<i64>,
     pub message: Option<String>,
     pub silenced: bool,
+    /// The dependency it fails because of (SPEC §15).
+    pub caused_by: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -220,6 +224,7 @@ fn state_status(paths: &Paths, loaded: &Loaded) -> StateStatus {
                     for_s: since.map(|t| (Utc::now() - t).num_seconds()),
                     message: c.failure_message.as_deref().map(scrub),
                     silenced: s.silenced(id, Utc::now()),
+                    caused_by: c.caused_by.as_ref().map(|d| s.checks.get(d).map_or(d.clone(), |x| x.name.clone())),
                 }
             })
             .collect(),
@@ -233,6 +238,7 @@ fn state_status(paths: &Paths, loaded: &Loaded) -> StateStatus {
                 reason: scrub(&x.reason),
             })
             .collect(),
+        maintenance: s.maintenance_active.clone(),
         pending_by_channel: s.pending_notifications.iter().fold(Default::default(), |mut m, n| {
             *m.entry(n.channel.clone()).or_insert(0) += 1;
             m
@@ -410,11 +416,18 @@ fn render_state(s: &StateStatus) -> String {
         let dur = i.for_s.map(|f| format!(" ({})", human_age(f))).unwrap_or_default();
         let why = i.message.as_deref().map(|m| format!(" — {m}")).unwrap_or_default();
         let quiet = if i.silenced { " 🔕 silenced" } else { "" };
+        let why = match &i.caused_by {
+            Some(c) => format!("{why} (caused by {c})"),
+            None => why,
+        };
         out +=
             &format!("  {} {:<10} {what} since {since}{dur}{why}{quiet}\n", if i.down { "❌" } else { "⚠️ " }, i.name);
     }
     for (name, what) in &s.repairs {
         out += &format!("  🔧 repairs    {name}: {what}\n");
+    }
+    for w in &s.maintenance {
+        out += &format!("  🔕 maintenance {w} (its checks behave as silenced)\n");
     }
     for x in &s.silences {
         let who = x.check.as_deref().unwrap_or("every check");

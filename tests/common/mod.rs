@@ -52,6 +52,7 @@ pub const TOOL_ENV: &[&str] = &[
     "OPS_ATOMIC_INIT_REDIS_ADDR",
     "OPS_ATOMIC_INIT_PG_ADDR",
     "NO_COLOR",
+    "OPS_ATOMIC_SLEPT_S",
 ];
 
 /// Paths under the root (SPEC §2).
