@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// A local operations monitor: health checks, reports and Discord alerts,
+/// A local operations monitor: health checks, incidents, reports and alerts (Discord, Slack, ntfy, …),
 /// run by launchd.
 #[derive(Debug, Parser)]
 #[command(name = "ops-atomic", version, about, max_term_width = 100)]
@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run every check once, write a report, update the state, notify Discord
+    /// Run every check once, record incidents, write a report, notify every channel
     Heartbeat(RunArgs),
     /// Run the phased smoke suite, write the daily report and do housekeeping
     Daily(RunArgs),
