@@ -264,3 +264,23 @@ fn a_sleep_in_the_middle_of_an_incident_is_an_awake_event_and_changes_nothing_el
     let d = step(&mut st, 5, &[("redis", F)], &l);
     assert!(d.events.iter().any(|e| e.kind == "boot"), "{:?}", d.events);
 }
+
+#[test]
+fn a_maintenance_window_holds_repairs_back() {
+    let repairing = |_: &str| Rules {
+        failure_threshold: 3,
+        success_threshold: 1,
+        notify: true,
+        repair: Some(crate::incidents::RepairRule { after: 1, max_per_hour: 3 }),
+    };
+    let mut st = State::default();
+    let backup = window("nightly backup", &["database"]);
+    let open = Laptop { windows: vec![backup], ..Laptop::default() };
+    for i in 0..3 {
+        let d = decide_with(&mut st, &[result("database", F)], Status::Critical, &repairing, SETTINGS, &open, t(i));
+        assert!(d.repairs.is_empty(), "a repair was ordered inside the window: {:?}", d.repairs);
+    }
+    let closed = Laptop::default();
+    let d = decide_with(&mut st, &[result("database", F)], Status::Critical, &repairing, SETTINGS, &closed, t(3));
+    assert_eq!(d.repairs.len(), 1, "after the window the repair goes ahead");
+}

@@ -202,7 +202,7 @@ pub fn decide_with(
         }
     }
     let _ = went_down;
-    repairs::decide_repairs(st, results, rules, settings, now, &mut d);
+    repairs::decide_repairs(st, results, rules, settings, now, &|id| laptop.in_maintenance(id), &mut d);
     // Marked before this run: named in a dependency's message.
     let caused_before = laptop::causes(st, results, laptop, &mut d.events);
     let was_caused = |id: &str| caused_before.get(id).is_some_and(Option::is_some);

@@ -54,11 +54,14 @@ pub(super) fn decide_repairs(
     rules: &dyn Fn(&str) -> Rules,
     settings: Settings,
     now: DateTime<Utc>,
+    in_maintenance: &dyn Fn(&str) -> bool,
     d: &mut Decision,
 ) {
     for r in results.iter().filter(|r| r.status != CheckStatus::Skipped) {
         let Some(rule) = rules(&r.id).repair else { continue };
-        let held_back = settings.repairs.off || st.silenced(&r.id, now);
+        // A silence or a maintenance window holds repairs back too: a
+        // nightly backup that stops the database must not be "repaired".
+        let held_back = settings.repairs.off || st.silenced(&r.id, now) || in_maintenance(&r.id);
         let Some(cs) = st.checks.get_mut(&r.id) else { continue };
         let down = cs.down;
         let rs = &mut cs.repairs;
