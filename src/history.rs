@@ -39,6 +39,10 @@ pub struct CheckLine {
     /// A command check's performance data, `{"label": value}` (SPEC §6).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub metrics: std::collections::BTreeMap<String, f64>,
+    /// The one call that measured several checks at once (their latency is
+    /// that call's): counted once in the slowest-checks list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurement: Option<String>,
 }
 
 impl CheckLine {
@@ -51,6 +55,7 @@ impl CheckLine {
             latency_ms: r.latency_ms,
             message: r.message.clone(),
             metrics: r.metrics.iter().map(|m| (m.label.clone(), m.value)).collect(),
+            measurement: r.measurement.map(str::to_string),
         }
     }
 }
@@ -95,8 +100,15 @@ fn parse(text: &str) -> History {
     for l in text.lines().filter(|l| !l.trim().is_empty()) {
         match serde_json::from_str::<Line>(l) {
             Ok(mut line) => {
-                for c in line.checks.iter_mut().filter(|c| c.id.is_empty()) {
-                    c.id = legacy_id(&c.kind, &c.name);
+                for c in line.checks.iter_mut() {
+                    if c.id.is_empty() {
+                        c.id = legacy_id(&c.kind, &c.name);
+                    }
+                    // Lines of earlier releases do not say that their
+                    // LaunchAgent labels came from one `launchctl list`.
+                    if c.measurement.is_none() && c.kind == "launchagent" {
+                        c.measurement = Some(crate::checks::launchagent::MEASUREMENT.to_string());
+                    }
                 }
                 h.lines.push(line);
                 h.raw.push(l.to_string());

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use super::{Check, CheckResult, CheckStatus, Common, Env, Ident, Severity, each};
 use crate::launchd::launchctl::{self, ListEntry};
 
+/// Every label's latency is that of the one `launchctl list` they share.
+pub const MEASUREMENT: &str = "LaunchAgents (one `launchctl list`)";
+
 /// launchctl answers in milliseconds; this only guards against a wedged one.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -53,7 +56,11 @@ impl Check for LaunchAgents {
         TIMEOUT
     }
     fn run(&self, env: &Env) -> Vec<CheckResult> {
-        check(self, env.launchctl.as_deref())
+        let mut results = check(self, env.launchctl.as_deref());
+        for r in &mut results {
+            r.measurement = Some(MEASUREMENT);
+        }
+        results
     }
     fn boxed(&self) -> Box<dyn Check> {
         Box::new(self.clone())

@@ -169,6 +169,10 @@ pub struct CheckResult {
     /// What the check keeps for its next run (stored in the state by id).
     #[serde(skip)]
     pub memo: Option<serde_json::Value>,
+    /// The one call that measured several checks at once, when there is
+    /// one (the LaunchAgent labels of one `launchctl list`).
+    #[serde(skip)]
+    pub measurement: Option<&'static str>,
     /// Performance data (`[[command]]` plugins): history, `--json`, Prometheus.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
@@ -199,6 +203,7 @@ impl CheckResult {
             message: one_line(&crate::secret::scrub(&message.into())),
             target: crate::secret::scrub(&who.target),
             memo: None,
+            measurement: None,
             metrics: Vec::new(),
             cert_expires_at: None,
         }

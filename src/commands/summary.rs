@@ -168,6 +168,7 @@ mod tests {
                         latency_ms: 1,
                         message: String::new(),
                         metrics: Default::default(),
+                        measurement: None,
                     }],
                     events: Vec::new(),
                     slept_s: None,

@@ -203,9 +203,6 @@ impl Summary {
     }
 }
 
-/// The name of the one measurement a heartbeat's LaunchAgent checks share.
-pub const LAUNCHCTL_LIST: &str = "LaunchAgents (one `launchctl list`)";
-
 /// Latency of one check over the window.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Slow {
@@ -489,31 +486,41 @@ pub fn cell(ran: u32, failed: u32) -> char {
 }
 
 /// The checks with the highest maximum latency (skipped runs left out), one
-/// row per measurement: every LaunchAgent label of a heartbeat comes from
-/// the same `launchctl list`, so they are one sample, not one row per label.
+/// row per measurement: checks that one call answered for all of them (the
+/// LaunchAgent labels of one `launchctl list`) name that call as their
+/// `measurement`, and count as one sample, not one row each.
 fn slowest(window: &[&Line]) -> Vec<Slow> {
     let mut order: Vec<&str> = Vec::new();
     let mut latencies: HashMap<&str, Vec<u64>> = HashMap::new();
     for line in window {
-        let mut list_ms: Option<u64> = None;
+        let mut shared: Vec<(&str, u64)> = Vec::new();
         for c in line.checks.iter().filter(|c| c.status != CheckStatus::Skipped) {
-            if c.kind == "launchagent" {
-                list_ms = Some(list_ms.unwrap_or(0).max(c.latency_ms));
-                continue;
-            }
+            let (key, ms) = match &c.measurement {
+                Some(m) => match shared.iter_mut().find(|(k, _)| k == m) {
+                    Some(slot) => {
+                        slot.1 = slot.1.max(c.latency_ms);
+                        continue;
+                    }
+                    None => {
+                        shared.push((m.as_str(), c.latency_ms));
+                        continue;
+                    }
+                },
+                None => (c.name.as_str(), c.latency_ms),
+            };
             latencies
-                .entry(&c.name)
+                .entry(key)
                 .or_insert_with(|| {
-                    order.push(&c.name);
+                    order.push(key);
                     Vec::new()
                 })
-                .push(c.latency_ms);
+                .push(ms);
         }
-        if let Some(ms) = list_ms {
+        for (key, ms) in shared {
             latencies
-                .entry(LAUNCHCTL_LIST)
+                .entry(key)
                 .or_insert_with(|| {
-                    order.push(LAUNCHCTL_LIST);
+                    order.push(key);
                     Vec::new()
                 })
                 .push(ms);
@@ -615,6 +622,7 @@ mod tests {
             latency_ms,
             message: String::new(),
             metrics: Default::default(),
+            measurement: None,
         }
     }
 
@@ -815,6 +823,7 @@ mod tests {
     #[test]
     fn launchagent_labels_of_one_list_are_one_slow_row() {
         let la = |name: &str| CheckLine {
+            measurement: Some(crate::checks::launchagent::MEASUREMENT.into()),
             metrics: Default::default(),
             id: format!("launchagent:{name}"),
             name: name.into(),
@@ -830,7 +839,10 @@ mod tests {
             .collect();
         let s = summarise(&lines, &[], now(), Duration::hours(24), 300);
         assert_eq!(s.slowest.len(), 2, "{:?}", s.slowest);
-        assert_eq!(s.slowest[0], Slow { name: LAUNCHCTL_LIST.into(), p50_ms: 40, max_ms: 40, samples: 3 });
+        assert_eq!(
+            s.slowest[0],
+            Slow { name: crate::checks::launchagent::MEASUREMENT.into(), p50_ms: 40, max_ms: 40, samples: 3 }
+        );
     }
 
     #[test]
