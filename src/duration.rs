@@ -25,6 +25,19 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     Ok(Duration::seconds(secs))
 }
 
+/// "1 h 5 min", "3 min", "45 s": how long an incident lasted, for people.
+pub fn human(d: Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    let (days, hours, mins) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{secs} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,73 @@ use chrono::{DateTime, Utc};
 
 use crate::exit::Result;
 use crate::fail;
-use crate::incidents::Event;
 use crate::paths::Paths;
+use serde::{Deserialize, Serialize};
+
+/// One line of the event log (SPEC §10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub ts: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub check: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lasted_s: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The message kind of a `notified` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What a `repair` ran, as a command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// A `repair`'s exit code (none when it timed out or could not start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<i32>,
+    /// The tail of a `repair`'s output, scrubbed of secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// The dependency this check fails because of (SPEC §15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<String>,
+    /// How long the machine slept before this run (`awake`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slept_s: Option<i64>,
+}
+
+impl Event {
+    pub fn new(ts: DateTime<Utc>, check: &str, name: &str, kind: &str, message: impl Into<String>) -> Event {
+        Event {
+            ts,
+            check: check.into(),
+            name: name.into(),
+            kind: kind.into(),
+            from: None,
+            to: None,
+            message: message.into(),
+            lasted_s: None,
+            channel: None,
+            notification: None,
+            reason: None,
+            command: None,
+            exit: None,
+            output: None,
+            caused_by: None,
+            slept_s: None,
+        }
+    }
+}
 
 /// Appends events (call with the state lock held), in one write.
 pub fn append(paths: &Paths, events: &[Event]) -> Result<()> {
@@ -65,7 +130,7 @@ pub fn line(e: &Event) -> String {
         text.push_str(&e.message);
     }
     if let Some(s) = e.lasted_s {
-        text.push_str(&format!(" (after {})", crate::incidents::human_duration(chrono::Duration::seconds(s))));
+        text.push_str(&format!(" (after {})", crate::duration::human(chrono::Duration::seconds(s))));
     }
     if let Some(c) = &e.caused_by {
         text.push_str(&format!(" (caused by {c})"));

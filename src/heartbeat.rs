@@ -35,7 +35,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         launchctl: crate::launchd::launchctl::program(),
         root: paths.root.clone(),
         memos: std::sync::Arc::new(memos),
-        me: checks::selfcheck::Facts::of(paths, loaded),
+        me: crate::selfwatch::Facts::of(paths, loaded),
     };
     let jobs = checks::jobs(cfg.checks().into_iter().map(|(_, c)| c), &env);
     let checks_started_at = Utc::now();

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::CheckStatus;
 use crate::exit::{Result, Status};
 use crate::fail;
+pub use crate::message::{Notification, NotificationKind};
 use crate::paths::{self, Paths};
 
 /// The state format this release writes; later releases migrate from it.
@@ -218,66 +219,6 @@ impl State {
     pub fn last_status(&self) -> Option<Status> {
         self.last_status.as_deref().and_then(Status::parse)
     }
-}
-
-/// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NotificationKind {
-    Alert,
-    Reminder,
-    Recovery,
-    Flapping,
-    Stable,
-    Digest,
-    Repair,
-    Daily,
-    Test,
-}
-
-impl NotificationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotificationKind::Alert => "alert",
-            NotificationKind::Reminder => "reminder",
-            NotificationKind::Recovery => "recovery",
-            NotificationKind::Flapping => "flapping",
-            NotificationKind::Stable => "stable",
-            NotificationKind::Digest => "digest",
-            NotificationKind::Repair => "repair",
-            NotificationKind::Daily => "daily",
-            NotificationKind::Test => "test",
-        }
-    }
-}
-
-/// A message rendered for one channel, waiting to be delivered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Notification {
-    /// The channel it is for; queues written before channels had names
-    /// were Discord's.
-    #[serde(default = "discord")]
-    pub channel: String,
-    pub kind: NotificationKind,
-    pub created_at: DateTime<Utc>,
-    /// The channel's payload, ready to send.
-    pub payload: serde_json::Value,
-    #[serde(default)]
-    pub attempts: u32,
-    #[serde(default)]
-    pub last_error: Option<String>,
-    /// The channel-neutral facts of the message, so that queued messages
-    /// can be folded into one digest (SPEC §15); absent in entries queued
-    /// by earlier releases and in daily and test messages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<Box<crate::channels::digest::Facts>>,
-    /// Held by quiet hours: not sent until they end (set before each delivery).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub held: bool,
-}
-
-fn discord() -> String {
-    "discord".into()
 }
 
 /// The lock wait: 30 s, or `OPS_ATOMIC_LOCK_WAIT_MS` (for tests and impatient people).

@@ -11,61 +11,15 @@
 //! like any message, and takes the place of the messages it folded.
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::{Channel, Message, MessageCheck, NotificationKind, Tone};
-use crate::incidents::human_duration;
+use crate::duration::human as human_duration;
 use crate::state::{Notification, State};
 
 /// Queued messages older than this, two or more, go out as one digest.
 pub const GAP: Duration = Duration::minutes(30);
 
-/// What a queued message said, without any channel's shape: enough to
-/// tell its part of the story in a digest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Facts {
-    pub kind: NotificationKind,
-    pub title: String,
-    pub ts: DateTime<Utc>,
-    #[serde(default)]
-    pub host: String,
-    #[serde(default)]
-    pub status: String,
-    #[serde(default)]
-    pub checks: Vec<MessageCheck>,
-    #[serde(default)]
-    pub still_down: Vec<String>,
-    #[serde(default)]
-    pub report: String,
-    /// A digest's messages, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub parts: Vec<Facts>,
-}
-
-impl Facts {
-    pub fn of(msg: &Message) -> Facts {
-        Facts {
-            kind: msg.kind,
-            title: msg.title.clone(),
-            ts: msg.timestamp,
-            host: msg.host.clone(),
-            status: msg.status.clone(),
-            checks: msg.checks.clone(),
-            still_down: msg.still_down.clone(),
-            report: msg.report.clone(),
-            parts: Vec::new(),
-        }
-    }
-
-    /// The messages it stands for: itself, or a digest's parts.
-    fn flat(&self) -> Vec<&Facts> {
-        if self.kind == NotificationKind::Digest && !self.parts.is_empty() {
-            self.parts.iter().flat_map(Facts::flat).collect()
-        } else {
-            vec![self]
-        }
-    }
-}
+pub use crate::message::Facts;
 
 /// What quiet hours say right now.
 #[derive(Debug, Clone, Copy)]

@@ -28,61 +28,9 @@ pub mod webhook;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-pub use crate::state::NotificationKind;
-
-/// How a message should look where colour is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
-    Red,
-    Orange,
-    Green,
-}
-
-/// A check a message is about, for channels that send structured data
-/// (the event document of SPEC §7.3).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MessageCheck {
-    pub id: String,
-    pub name: String,
-    pub kind: String,
-    pub status: String,
-    pub message: String,
-    pub target: String,
-    pub down_since: Option<DateTime<Utc>>,
-    pub lasted_s: Option<i64>,
-    /// The dependency it fails because of (SPEC §15): named in that
-    /// dependency's message rather than alerting on its own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caused_by: Option<String>,
-}
-
-/// One message, before any channel has shaped it.
-#[derive(Debug, Clone)]
-pub struct Message {
-    pub kind: NotificationKind,
-    /// One line, for a phone's lock screen or a chat preview.
-    pub content: String,
-    pub title: String,
-    /// Markdown: what happened, in detail.
-    pub body: String,
-    pub tone: Tone,
-    /// Which run sent it, and its report.
-    pub footer: String,
-    pub timestamp: DateTime<Utc>,
-    /// The machine, as messages name it.
-    pub host: String,
-    /// The run's overall status: HEALTHY, WARNINGS, CRITICAL.
-    pub status: String,
-    /// The checks the message is about.
-    pub checks: Vec<MessageCheck>,
-    /// Names of the other checks still DOWN.
-    pub still_down: Vec<String>,
-    /// Absolute path of the run's report.
-    pub report: String,
-}
+pub use crate::message::{Message, MessageCheck, NotificationKind, Tone};
 
 /// Why one delivery attempt failed: the queue decides what happens next.
 #[derive(Debug, Clone, PartialEq)]

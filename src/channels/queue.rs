@@ -129,11 +129,11 @@ pub fn deliver(paths: &Paths, channels: &[&dyn Channel], no_notify: bool) -> Res
 }
 
 /// `notified` events for messages that left their queue.
-fn notified(delivered: &[Delivered]) -> Vec<crate::incidents::Event> {
+fn notified(delivered: &[Delivered]) -> Vec<crate::events::Event> {
     delivered
         .iter()
         .map(|d| {
-            let mut e = crate::incidents::Event::new(chrono::Utc::now(), "", "", "notified", "");
+            let mut e = crate::events::Event::new(chrono::Utc::now(), "", "", "notified", "");
             e.channel = Some(d.channel.clone());
             e.notification = Some(d.kind.as_str().to_string());
             e

@@ -97,7 +97,7 @@ pub struct Env {
     pub memos: std::sync::Arc<std::collections::BTreeMap<String, serde_json::Value>>,
     /// What `[self]` needs about this root (its paths and configuration);
     /// `None` where no root is at hand (`[self]` is then skipped).
-    pub me: Option<std::sync::Arc<selfcheck::Facts>>,
+    pub me: Option<std::sync::Arc<dyn selfcheck::Inspect>>,
 }
 
 impl Env {

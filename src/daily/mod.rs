@@ -253,7 +253,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
         launchctl: crate::launchd::launchctl::program(),
         root: paths.root.clone(),
         memos: std::sync::Arc::new(crate::state::peek(paths).map(|st| st.memos()).unwrap_or_default()),
-        me: crate::checks::selfcheck::Facts::of(paths, loaded),
+        me: crate::selfwatch::Facts::of(paths, loaded),
     };
     let p = run_phase(1, "Smoke tests", || suite::smoke_tests(cfg, &ctx.paths.root, &env));
     day.phases.push(p);

@@ -14,7 +14,6 @@ mod repairs;
 pub use repairs::{RepairOrder, RepairRule, RepairSettings, summary as repair_summary};
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 
 use crate::checks::{CheckResult, CheckStatus};
 use crate::exit::Status;
@@ -43,70 +42,7 @@ pub struct Settings {
     pub repairs: RepairSettings,
 }
 
-/// One line of the event log (SPEC §10).
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Event {
-    pub ts: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub check: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub from: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lasted_s: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// The message kind of a `notified` event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// What a `repair` ran, as a command line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// A `repair`'s exit code (none when it timed out or could not start).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit: Option<i32>,
-    /// The tail of a `repair`'s output, scrubbed of secrets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-    /// The dependency this check fails because of (SPEC §15).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caused_by: Option<String>,
-    /// How long the machine slept before this run (`awake`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slept_s: Option<i64>,
-}
-
-impl Event {
-    pub fn new(ts: DateTime<Utc>, check: &str, name: &str, kind: &str, message: impl Into<String>) -> Event {
-        Event {
-            ts,
-            check: check.into(),
-            name: name.into(),
-            kind: kind.into(),
-            from: None,
-            to: None,
-            message: message.into(),
-            lasted_s: None,
-            channel: None,
-            notification: None,
-            reason: None,
-            command: None,
-            exit: None,
-            output: None,
-            caused_by: None,
-            slept_s: None,
-        }
-    }
-}
+pub use crate::events::Event;
 
 /// A check a message is about, as the decision saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -493,18 +429,7 @@ pub fn flips(recent: &[bool]) -> usize {
     recent.windows(2).filter(|w| w[0] != w[1]).count()
 }
 
-/// "1 h 5 min", "3 min", "45 s": how long an incident lasted, for people.
-pub fn human_duration(d: Duration) -> String {
-    let secs = d.num_seconds().max(0);
-    let (days, hours, mins) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs} s"),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, h, _) => format!("{d} d {h} h"),
-    }
-}
+pub use crate::duration::human as human_duration;
 
 #[cfg(test)]
 mod tests;
