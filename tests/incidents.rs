@@ -228,3 +228,40 @@ fn a_version_1_state_is_migrated_and_its_queued_message_delivered() {
     assert_eq!(state["runs"], 42);
     assert_eq!(state["pending_notifications"], json!([]));
 }
+
+#[test]
+fn events_follow_prints_new_events_as_they_are_written() {
+    use std::io::{BufRead, BufReader};
+    let redis = Redis::start();
+    let pg = Postgres::shared();
+    let sink = WebhookSink::start();
+    let root = TestRoot::new();
+    config(&root, &sink, &redis, pg, true, true, "");
+    heartbeat(&root).expect_code(0);
+
+    let mut follow = ops(&root)
+        .args(["events", "--follow", "--json", "--type", "down"])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Redis goes down while `events --follow` watches.
+    config(&root, &sink, &redis, pg, false, true, "");
+    heartbeat(&root).expect_code(2);
+    heartbeat(&root).expect_code(2);
+    let line = rx.recv_timeout(std::time::Duration::from_secs(20));
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let line = line.expect("events --follow printed nothing after Redis went down");
+    let e: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!((e["check"].as_str(), e["type"].as_str()), (Some("redis"), Some("down")), "{line}");
+    assert!(rx.try_recv().is_err(), "only the one `down` event matches --type down");
+}
