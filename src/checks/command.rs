@@ -37,14 +37,7 @@ impl Check for NagiosCommand {
         "Commands"
     }
     fn idents(&self) -> Vec<Ident> {
-        vec![Ident {
-            id: format!("command:{}", self.name),
-            name: self.name.clone(),
-            kind: self.kind(),
-            section: self.section(),
-            severity: self.severity,
-            target: self.command.join(" "),
-        }]
+        vec![Ident::named(self, &self.name, self.severity, self.command.join(" "))]
     }
     fn validate(&self, at: &str) -> Vec<String> {
         let mut errs = Vec::new();

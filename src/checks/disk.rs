@@ -37,14 +37,7 @@ impl Check for Disk {
         "Disks"
     }
     fn idents(&self) -> Vec<Ident> {
-        vec![Ident {
-            id: format!("disk:{}", self.name),
-            name: self.name.clone(),
-            kind: self.kind(),
-            section: self.section(),
-            severity: self.severity,
-            target: self.path.clone(),
-        }]
+        vec![Ident::named(self, &self.name, self.severity, self.path.clone())]
     }
     fn validate(&self, at: &str) -> Vec<String> {
         let mut errs = Vec::new();

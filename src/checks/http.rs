@@ -47,14 +47,7 @@ impl Check for Api {
         "API Endpoints"
     }
     fn idents(&self) -> Vec<Ident> {
-        vec![Ident {
-            id: format!("api:{}", self.name),
-            name: self.name.clone(),
-            kind: self.kind(),
-            section: self.section(),
-            severity: self.severity,
-            target: secret::redact_url(&self.url),
-        }]
+        vec![Ident::named(self, &self.name, self.severity, secret::redact_url(&self.url))]
     }
     fn validate(&self, at: &str) -> Vec<String> {
         let mut errs = Vec::new();

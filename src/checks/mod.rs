@@ -121,6 +121,32 @@ pub struct Ident {
     pub target: String,
 }
 
+impl Ident {
+    /// One of several checks of a kind: id `<kind>:<name>`.
+    pub fn named(check: &dyn Check, name: &str, severity: Severity, target: impl Into<String>) -> Ident {
+        Ident {
+            id: format!("{}:{name}", check.kind()),
+            name: name.to_string(),
+            kind: check.kind(),
+            section: check.section(),
+            severity,
+            target: target.into(),
+        }
+    }
+
+    /// The one check of its kind (`redis`, `database`, `self`): id = kind.
+    pub fn single(check: &dyn Check, name: impl Into<String>, severity: Severity, target: impl Into<String>) -> Ident {
+        Ident {
+            id: check.kind().to_string(),
+            name: name.into(),
+            kind: check.kind(),
+            section: check.section(),
+            severity,
+            target: target.into(),
+        }
+    }
+}
+
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

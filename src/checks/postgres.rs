@@ -35,14 +35,7 @@ impl Check for Database {
         self.enabled
     }
     fn idents(&self) -> Vec<Ident> {
-        vec![Ident {
-            id: "database".into(),
-            name: "Database".into(),
-            kind: self.kind(),
-            section: self.section(),
-            severity: self.severity,
-            target: secret::url_target(&self.url),
-        }]
+        vec![Ident::single(self, "Database", self.severity, secret::url_target(&self.url))]
     }
     fn validate(&self, at: &str) -> Vec<String> {
         let mut errs = Vec::new();

@@ -47,14 +47,12 @@ impl Check for Process {
         "Processes"
     }
     fn idents(&self) -> Vec<Ident> {
-        vec![Ident {
-            id: format!("process:{}", self.name),
-            name: self.name.clone(),
-            kind: self.kind(),
-            section: self.section(),
-            severity: self.severity,
-            target: format!("command line contains {:?}", self.cmdline_contains),
-        }]
+        vec![Ident::named(
+            self,
+            &self.name,
+            self.severity,
+            format!("command line contains {:?}", self.cmdline_contains),
+        )]
     }
     fn validate(&self, at: &str) -> Vec<String> {
         let mut errs = Vec::new();

@@ -46,14 +46,7 @@ impl Check for SelfWatch {
         self.enabled
     }
     fn idents(&self) -> Vec<Ident> {
-        vec![Ident {
-            id: "self".into(),
-            name: "ops-atomic".into(),
-            kind: self.kind(),
-            section: self.section(),
-            severity: self.severity,
-            target: "agents, daily run, state lock".into(),
-        }]
+        vec![Ident::single(self, "ops-atomic", self.severity, "agents, daily run, state lock")]
     }
     fn validate(&self, _at: &str) -> Vec<String> {
         Vec::new()

@@ -32,14 +32,7 @@ impl Check for Tcp {
         "TCP"
     }
     fn idents(&self) -> Vec<Ident> {
-        vec![Ident {
-            id: format!("tcp:{}", self.name),
-            name: self.name.clone(),
-            kind: self.kind(),
-            section: self.section(),
-            severity: self.severity,
-            target: self.address.clone(),
-        }]
+        vec![Ident::named(self, &self.name, self.severity, self.address.clone())]
     }
     fn validate(&self, at: &str) -> Vec<String> {
         let mut errs = Vec::new();
