@@ -21,6 +21,7 @@ pub mod history;
 pub mod incidents;
 pub mod launchd;
 pub mod log;
+pub mod page;
 pub mod paths;
 pub mod pings;
 pub mod proc;
