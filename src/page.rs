@@ -183,7 +183,8 @@ pub fn write(
     let interval_s = cfg.launchd.interval_s;
     let slot_s = summary::slot_width(since.num_seconds().max(1), interval_s.max(1));
     let s = summary::summarise_in(&lines, &events, now, since, interval_s, slot_s);
-    let idents: Vec<Ident> = cfg.checks().into_iter().filter(|(_, c)| c.enabled()).flat_map(|(_, c)| c.idents()).collect();
+    let idents: Vec<Ident> =
+        cfg.checks().into_iter().filter(|(_, c)| c.enabled()).flat_map(|(_, c)| c.idents()).collect();
     let path = match output {
         Some(p) => crate::paths::absolute(p),
         None => {
@@ -194,8 +195,7 @@ pub fn write(
     };
     let host = cfg.monitor.host();
     let page = build(&s, &Facts { host: &host, checks: &idents, state: state.as_ref(), now, output: &path });
-    let context =
-        tera::Context::from_serialize(&page).map_err(|e| fail!("could not prepare the status page: {e}"))?;
+    let context = tera::Context::from_serialize(&page).map_err(|e| fail!("could not prepare the status page: {e}"))?;
     let (html, problem) = crate::report::render(&paths.templates_dir(), "status.html", &context)?;
     crate::paths::write_atomic(&path, crate::secret::scrub(&html).as_bytes())?;
     Ok((path, problem))
@@ -373,11 +373,8 @@ fn now_word(c: Option<&crate::state::CheckState>, silenced: bool) -> (String, &'
 /// One slot's class and tooltip: "Tue 28 Oct 01:00–02:00: 2 of 12 runs failed".
 fn slot_cell(s: &Summary, i: usize, n_slots: usize, slot: &Slot) -> SlotCell {
     let (from, to) = s.slot_span(i);
-    let when = format!(
-        "{}–{}",
-        from.with_timezone(&Local).format("%a %d %b %H:%M"),
-        to.with_timezone(&Local).format("%H:%M")
-    );
+    let when =
+        format!("{}–{}", from.with_timezone(&Local).format("%a %d %b %H:%M"), to.with_timezone(&Local).format("%H:%M"));
     let runs = |n: u32| if n == 1 { "1 run".to_string() } else { format!("{n} runs") };
     let what = match slot.status {
         SlotStatus::None => "no heartbeat ran".to_string(),
