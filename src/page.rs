@@ -404,3 +404,159 @@ fn ms(v: Option<u64>) -> String {
 fn ceil_div(a: i64, b: i64) -> usize {
     ((a + b.max(1) - 1) / b.max(1)).max(1) as usize
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Severity;
+    use crate::history::{CheckLine, Line};
+    use crate::incidents::Event;
+    use crate::state::{CheckState, Notification, NotificationKind, Silence};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2025-10-28T02:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn ident(id: &str, name: &str, target: &str) -> Ident {
+        Ident {
+            id: id.into(),
+            name: name.into(),
+            kind: "api",
+            section: "API",
+            severity: Severity::Warning,
+            target: target.into(),
+        }
+    }
+
+    /// A day of 5-minute heartbeats of one check, failing 30..40 minutes ago,
+    /// with an incident whose message carries markup.
+    fn summary() -> Summary {
+        let lines: Vec<Line> = (0..288)
+            .map(|i| {
+                let ago = Duration::seconds(150 + 300 * i);
+                let failing = (6..8).contains(&i);
+                Line {
+                    ts: now() - ago,
+                    status: "HEALTHY".into(),
+                    duration_ms: 3,
+                    checks: vec![CheckLine {
+                        id: "api:web".into(),
+                        name: "Web".into(),
+                        kind: "api".into(),
+                        status: if failing { CheckStatus::Fail } else { CheckStatus::Ok },
+                        latency_ms: 10 + i as u64 % 10,
+                        message: String::new(),
+                        metrics: Default::default(),
+                    }],
+                    events: Vec::new(),
+                    slept_s: None,
+                }
+            })
+            .collect();
+        let down = Event::new(now() - Duration::minutes(40), "api:web", "Web", "down", "<script>alert(1)</script>");
+        summary::summarise_in(&lines, &[down], now(), Duration::hours(24), 300, summary::slot_width(86_400, 300))
+    }
+
+    fn state() -> State {
+        let mut st = State {
+            last_status: Some("WARNINGS".into()),
+            last_run_at: Some(now() - Duration::minutes(20)),
+            ..State::default()
+        };
+        st.checks.insert(
+            "api:web".into(),
+            CheckState {
+                name: "Web".into(),
+                status: Some(CheckStatus::Fail),
+                down: true,
+                caused_by: Some("redis".into()),
+                ..CheckState::default()
+            },
+        );
+        st.checks.insert("redis".into(), CheckState { name: "Redis".into(), ..CheckState::default() });
+        st.silences.push(Silence {
+            check: None,
+            until: now() + Duration::hours(1),
+            reason: "move".into(),
+            created_at: now(),
+        });
+        st.silences.push(Silence {
+            check: Some("redis".into()),
+            until: now() - Duration::hours(1),
+            reason: String::new(),
+            created_at: now(),
+        });
+        for channel in ["slack", "discord", "slack"] {
+            st.pending_notifications.push(Notification {
+                channel: channel.into(),
+                kind: NotificationKind::Alert,
+                created_at: now(),
+                payload: serde_json::Value::Null,
+                attempts: 0,
+                last_error: None,
+                message: None,
+                held: false,
+            });
+        }
+        st
+    }
+
+    #[test]
+    fn the_page_shapes_the_summary_and_the_state() {
+        let checks = [ident("api:web", "Web", "http://127.0.0.1:8080/health?token=***"), ident("api:new", "New", "x")];
+        let st = state();
+        let s = summary();
+        let p = build(
+            &s,
+            &Facts {
+                host: "mac-mini",
+                checks: &checks,
+                state: Some(&st),
+                now: now(),
+                output: Path::new("/r/status.html"),
+            },
+        );
+        assert_eq!((p.status.word.as_str(), p.status.class), ("WARNINGS", "warn"));
+        assert!(p.last.stale, "20 minutes without a heartbeat: the monitor stopped");
+        assert_eq!(p.last.ago.as_deref(), Some("20 min"));
+        assert_eq!(p.silences.len(), 1, "an expired silence is left out");
+        assert_eq!(p.silences[0].who, "every check");
+        let pending: Vec<(&str, usize)> = p.pending.iter().map(|x| (x.channel.as_str(), x.count)).collect();
+        assert_eq!(pending, [("discord", 1), ("slack", 2)]);
+        assert_eq!((p.window.label.as_str(), p.window.slot.as_str()), ("24 h", "5 min"));
+        let web = &p.checks[0];
+        assert_eq!((web.now.as_str(), web.class, web.caused_by.as_deref()), ("down, silenced", "fail", Some("Redis")));
+        assert_eq!(web.slots.len(), 288);
+        assert_eq!(web.slots.iter().filter(|x| x.class == "fail").count(), 2);
+        assert!(web.slots[287].title.ends_with("ok (1 run)"), "{}", web.slots[287].title);
+        assert_eq!((web.p50.as_str(), web.p95.as_str(), web.availability.as_str()), ("14 ms", "19 ms", "99.3%"));
+        assert_eq!(web.slots[1].x, format!("{:.4}", 100.0 / 288.0));
+        // A configured check that never ran has a grey bar of the same length.
+        let new = &p.checks[1];
+        assert_eq!((new.slots.len(), new.availability.as_str(), new.now.as_str()), (288, "n/a", "no data"));
+        assert!(new.slots.iter().all(|x| x.class == "none"));
+        assert_eq!((p.incidents.len(), p.incidents[0].ongoing, p.incidents[0].end.as_str()), (1, true, "ongoing"));
+        // Without a state: no data, and nothing flagged.
+        let p = build(&s, &Facts { host: "h", checks: &checks, state: None, now: now(), output: Path::new("/r") });
+        assert_eq!((p.status.class, p.last.stale, p.last.at), ("none", false, None));
+    }
+
+    #[test]
+    fn the_html_escapes_what_services_wrote_and_fetches_nothing() {
+        let st = state();
+        let checks = [ident("api:web", "Web <b>", "http://127.0.0.1:8080/")];
+        let p = build(
+            &summary(),
+            &Facts { host: "mac", checks: &checks, state: Some(&st), now: now(), output: Path::new("/r") },
+        );
+        let dir = std::env::temp_dir().join(format!("ops-atomic-page-{}", std::process::id()));
+        let (html, problem) =
+            crate::report::render(&dir, "status.html", &tera::Context::from_serialize(&p).unwrap()).unwrap();
+        assert_eq!(problem, None);
+        assert!(!html.contains("<script>alert"), "markup from a service is escaped");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
+        assert!(html.contains("Web &lt;b&gt;"));
+        assert_eq!(html.matches("<rect class=").count(), 288, "one slot per 5 minutes");
+        assert!(!html.contains("http://") && !html.contains("https://"), "no reference leaves the file");
+    }
+}
