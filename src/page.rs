@@ -155,6 +155,8 @@ pub struct Facts<'a> {
     pub checks: &'a [Ident],
     /// The state as the last run left it, if there is one.
     pub state: Option<&'a State>,
+    /// When the last heartbeat ran: the state's word, else the history's newest line.
+    pub last_run: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
     /// Where the page is written, to show at its foot.
     pub output: &'a Path,
@@ -194,7 +196,9 @@ pub fn write(
         }
     };
     let host = cfg.monitor.host();
-    let page = build(&s, &Facts { host: &host, checks: &idents, state: state.as_ref(), now, output: &path });
+    let last_run = state.as_ref().and_then(|st| st.last_run_at).or_else(|| lines.iter().map(|l| l.ts).max());
+    let facts = Facts { host: &host, checks: &idents, state: state.as_ref(), last_run, now, output: &path };
+    let page = build(&s, &facts);
     let context = tera::Context::from_serialize(&page).map_err(|e| fail!("could not prepare the status page: {e}"))?;
     let (html, problem) = crate::report::render(&paths.templates_dir(), "status.html", &context)?;
     crate::paths::write_atomic(&path, crate::secret::scrub(&html).as_bytes())?;
@@ -240,7 +244,7 @@ pub fn build(s: &Summary, f: &Facts) -> Page {
         },
         None => Headline { word: "NO DATA".into(), emoji: "⚪", class: "none" },
     };
-    let last_at = state.and_then(|st| st.last_run_at);
+    let last_at = f.last_run;
     let last = Last {
         at: last_at.map(time),
         ago: last_at.map(|t| human_duration(f.now - t)),
@@ -512,6 +516,7 @@ mod tests {
                 host: "mac-mini",
                 checks: &checks,
                 state: Some(&st),
+                last_run: st.last_run_at,
                 now: now(),
                 output: Path::new("/r/status.html"),
             },
@@ -537,7 +542,10 @@ mod tests {
         assert!(new.slots.iter().all(|x| x.class == "none"));
         assert_eq!((p.incidents.len(), p.incidents[0].ongoing, p.incidents[0].end.as_str()), (1, true, "ongoing"));
         // Without a state: no data, and nothing flagged.
-        let p = build(&s, &Facts { host: "h", checks: &checks, state: None, now: now(), output: Path::new("/r") });
+        let p = build(
+            &s,
+            &Facts { host: "h", checks: &checks, state: None, last_run: None, now: now(), output: Path::new("/r") },
+        );
         assert_eq!((p.status.class, p.last.stale, p.last.at), ("none", false, None));
     }
 
@@ -547,7 +555,14 @@ mod tests {
         let checks = [ident("api:web", "Web <b>", "http://127.0.0.1:8080/")];
         let p = build(
             &summary(),
-            &Facts { host: "mac", checks: &checks, state: Some(&st), now: now(), output: Path::new("/r") },
+            &Facts {
+                host: "mac",
+                checks: &checks,
+                state: Some(&st),
+                last_run: None,
+                now: now(),
+                output: Path::new("/r"),
+            },
         );
         let dir = std::env::temp_dir().join(format!("ops-atomic-page-{}", std::process::id()));
         let (html, problem) =

@@ -374,6 +374,8 @@ fn assert_bars_match(story: &Story) {
     let gaps: Vec<&str> = dom.split("<tr class=\"gap\"").skip(1).collect();
     assert!(gaps.iter().any(|g| g.contains("asleep")), "{}", gaps.join("\n"));
     assert!(gaps.iter().any(|g| g.contains("missed heartbeat")), "{}", gaps.join("\n"));
+    // Without a state file, the last heartbeat is the history's newest line.
+    assert!(html.contains("Last heartbeat: 20") && !html.contains("the monitor has stopped"), "{html}");
     // Self-contained: nothing is fetched from anywhere.
     for r in references(&html) {
         assert!(!r.contains("//") && !r.contains("http"), "a reference leaves the file: {r:?}");
