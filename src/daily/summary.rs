@@ -210,6 +210,17 @@ pub struct Incident {
     pub messages: usize,
 }
 
+impl Incident {
+    /// The first failure, and the dependency it was caused by (SPEC §15).
+    pub fn message_with_cause(&self) -> String {
+        match &self.caused_by {
+            Some(c) if self.message.is_empty() => format!("caused by {c}"),
+            Some(c) => format!("{} (caused by {c})", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
 impl CheckStats {
     /// The availability with one decimal ("99.3%"), or "n/a".
     pub fn availability_text(&self) -> String {
@@ -1205,6 +1216,7 @@ mod tests {
         let s = summarise(&day(), &log, now(), Duration::hours(24), 300);
         let i = &s.incidents[0];
         assert_eq!((i.caused_by.as_deref(), i.messages), (Some("redis"), 2), "{i:?}");
+        assert_eq!(i.message_with_cause(), "refused (caused by redis)");
     }
 
     #[test]
