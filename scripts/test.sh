@@ -4,14 +4,16 @@
 # 1. Installs what the integration tests need when it is missing:
 #    redis-server, the PostgreSQL server binaries, the Nagios plugins of
 #    monitoring-plugins-basic (/usr/lib/nagios/plugins, for [[command]]
-#    checks) and node_exporter (prometheus-node-exporter), from apt (as root, or through sudo). Installing starts no system service and creates no
+#    checks), node_exporter (prometheus-node-exporter) and chromium (the
+#    status page is read in a real headless browser), from apt (as root, or through sudo). Installing starts no system service and creates no
 #    cluster: the tests start their own servers on free loopback ports.
 # 2. Runs cargo fmt --check, cargo clippy --all-targets -- -D warnings and
 #    cargo test (the whole suite), and fails if any of them fails.
 #
 # Environment: OPS_ATOMIC_PG_BIN (folder with initdb and postgres),
 # OPS_ATOMIC_REDIS_SERVER (path to redis-server) and OPS_ATOMIC_NODE_EXPORTER
-# (path to node_exporter) override the search.
+# (path to node_exporter) and OPS_ATOMIC_CHROMIUM (path to chromium) override
+# the search.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -79,6 +81,22 @@ find_node_exporter() {
   return 1
 }
 
+find_chromium() {
+  if [ -n "${OPS_ATOMIC_CHROMIUM:-}" ]; then
+    [ -x "$OPS_ATOMIC_CHROMIUM" ] || die "OPS_ATOMIC_CHROMIUM=$OPS_ATOMIC_CHROMIUM is not executable"
+    echo "$OPS_ATOMIC_CHROMIUM"
+    return 0
+  fi
+  local p
+  for p in /usr/bin/chromium "$(command -v chromium 2>/dev/null)"; do
+    if [ -n "$p" ] && [ -x "$p" ]; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
 # --- 1. Servers the integration tests start -------------------------------
 
 missing=()
@@ -86,6 +104,7 @@ find_redis >/dev/null || missing+=(redis-server)
 find_pg_bin >/dev/null || missing+=(postgresql)
 [ -x /usr/lib/nagios/plugins/check_dummy ] || missing+=(monitoring-plugins-basic)
 find_node_exporter >/dev/null || missing+=(prometheus-node-exporter)
+find_chromium >/dev/null || missing+=(chromium)
 
 cleanup_install() {
   if [ -n "${created_policy:-}" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
@@ -119,8 +138,9 @@ redis=$(find_redis) || die "redis-server is still missing after installing it: t
 pg_bin=$(find_pg_bin) || die "PostgreSQL server binaries are still missing after installing them: the integration tests need them (apt-get install -y postgresql)"
 [ -x /usr/lib/nagios/plugins/check_dummy ] || die "the Nagios plugins are still missing after installing them: the [[command]] tests need them (apt-get install -y monitoring-plugins-basic)"
 node_exporter=$(find_node_exporter) || die "node_exporter is still missing after installing it: tests/export.rs needs it (apt-get install -y prometheus-node-exporter)"
-export OPS_ATOMIC_REDIS_SERVER=$redis OPS_ATOMIC_PG_BIN=$pg_bin OPS_ATOMIC_NODE_EXPORTER=$node_exporter
-log "redis-server: $redis; PostgreSQL binaries: $pg_bin; node_exporter: $node_exporter"
+chromium=$(find_chromium) || die "chromium is still missing after installing it: tests/page.rs reads the status page in it (apt-get install -y chromium)"
+export OPS_ATOMIC_REDIS_SERVER=$redis OPS_ATOMIC_PG_BIN=$pg_bin OPS_ATOMIC_NODE_EXPORTER=$node_exporter OPS_ATOMIC_CHROMIUM=$chromium
+log "redis-server: $redis; PostgreSQL binaries: $pg_bin; node_exporter: $node_exporter; chromium: $chromium"
 
 # --- 2. Checks --------------------------------------------------------------
 

@@ -57,6 +57,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Summary(a) => {
             crate::commands::summary::run(&ctx.paths, ctx.loaded.config.launchd.interval_s, a.since, a.json)
         }
+        Command::Page(a) => {
+            crate::commands::page::run(&ctx.paths, &ctx.loaded.config, a.since, a.output.as_deref(), a.open)
+        }
         Command::Config { action } => config_command(&ctx, action),
         Command::Events(args) => crate::commands::events::run(&ctx.paths, &ctx.loaded.config, &args),
         Command::Silence(args) => crate::commands::silence::run(&ctx.paths, &ctx.loaded.config, &args),

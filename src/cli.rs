@@ -47,6 +47,8 @@ pub enum Command {
     Init(InitArgs),
     /// Availability, incidents and gaps over any window of the history
     Summary(SummaryArgs),
+    /// Write the HTML status page (g/reports/status.html)
+    Page(PageArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -188,6 +190,19 @@ pub struct SummaryArgs {
     /// Print the summary as one JSON document
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// The window: the last DUR (90s, 15m, 2h, 7d)
+    #[arg(long, value_name = "DUR", default_value = "7d", value_parser = crate::duration::parse)]
+    pub since: chrono::Duration,
+    /// Write the page here instead of g/reports/status.html
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Open the page in the browser afterwards (`open` on macOS, `xdg-open` elsewhere)
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// The shells `completions` writes a script for.

@@ -180,6 +180,10 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
             failures.push(e.0);
         }
     }
+    // The status page follows the incidents (SPEC §14): rewritten when one opened or closed.
+    if decision.events.iter().any(|e| matches!(e.kind.as_str(), "down" | "up")) {
+        crate::page::refresh(paths, cfg, now);
+    }
     // Step 7: the exports (SPEC §11); a failure is a WARN, never the exit code.
     let host = cfg.monitor.host();
     let names = channels.iter().map(|c| c.name().to_string()).collect();

@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod launchd;
 pub mod log;
 pub mod message;
+pub mod page;
 pub mod paths;
 pub mod pings;
 pub mod proc;

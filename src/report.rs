@@ -13,11 +13,12 @@ use crate::exit::Result;
 use crate::fail;
 
 /// The built-in templates, by name.
-pub const BUILTIN: [(&str, &str); 4] = [
+pub const BUILTIN: [(&str, &str); 5] = [
     ("heartbeat.md", include_str!("../templates/heartbeat.md.tera")),
     ("daily.md", include_str!("../templates/daily.md.tera")),
     ("message.md", include_str!("../templates/message.md.tera")),
     ("discord_daily.md", include_str!("../templates/discord_daily.md.tera")),
+    ("status.html", include_str!("../templates/status.html.tera")),
 ];
 
 /// Renders `name` with `context`, from the override in `templates_dir` when
@@ -47,7 +48,8 @@ pub fn render(templates_dir: &Path, name: &str, context: &tera::Context) -> Resu
 
 fn render_str(name: &str, text: &str, context: &tera::Context) -> std::result::Result<String, String> {
     let mut t = tera::Tera::default();
-    t.autoescape_on(vec![]);
+    // Markdown goes out as written; HTML (the status page) is escaped.
+    t.autoescape_on(vec![".html"]);
     t.add_raw_template(name, text).map_err(|e| chain(&e))?;
     t.render(name, context).map_err(|e| chain(&e))
 }

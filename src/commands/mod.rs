@@ -4,6 +4,7 @@
 pub mod events;
 pub mod init;
 pub mod notify_test;
+pub mod page;
 pub mod shell;
 pub mod silence;
 pub mod summary;

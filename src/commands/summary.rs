@@ -127,8 +127,9 @@ pub fn render(s: &Summary, colour: bool) -> String {
         if i.repairs > 0 {
             let _ = write!(row, ", {}", plural(i.repairs, "repair", "repairs"));
         }
-        if !i.message.is_empty() {
-            let _ = write!(row, " — {}", i.message);
+        let message = i.message_with_cause();
+        if !message.is_empty() {
+            let _ = write!(row, " — {message}");
         }
         let _ = writeln!(out, "{row}");
     }

@@ -263,6 +263,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     day.phases.push(p);
     let p = run_phase(4, "Report", || report_phase(ctx, &mut day));
     day.phases.push(p);
+    crate::page::refresh(paths, cfg, now);
     let p = run_phase(5, "Notify", || notify::send(ctx, &mut day, args.no_notify));
     day.phases.push(p);
 

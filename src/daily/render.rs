@@ -117,7 +117,7 @@ impl IncidentRow {
             from: minute(i.started),
             to: i.ended.map_or_else(|| "ongoing".to_string(), minute),
             length: crate::incidents::human_duration(chrono::Duration::seconds(i.lasted_s)),
-            message: table_cell(&i.message),
+            message: table_cell(&i.message_with_cause()),
             repairs: i.repairs,
         }
     }

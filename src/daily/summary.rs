@@ -3,8 +3,8 @@
 //! (and the status page). One implementation serves them all.
 //!
 //! Pure: it sees only the history lines, the events, the end and length of
-//! the window and the heartbeat interval, so every number a report or
-//! `summary` shows is unit-tested here. Times are UTC.
+//! the window and the heartbeat interval, so every number a report,
+//! `summary` or the page shows is unit-tested here. Times are UTC.
 
 use std::collections::HashMap;
 
@@ -24,6 +24,10 @@ pub const WINDOW_HOURS: i64 = 24;
 const CELL_WIDTHS: [i64; 13] = [60, 120, 300, 600, 900, 3600, 7200, 14_400, 21_600, 43_200, 86_400, 172_800, 604_800];
 const MAX_CELLS: i64 = 48;
 
+/// The status page draws up to this many slots per bar (SPEC §14): 5-minute
+/// slots for 24 h (288), hours for 7 d (168).
+const MAX_SLOTS: i64 = 300;
+
 /// The timeline's axis names every this many cells.
 const AXIS_STEP: usize = 6;
 
@@ -32,6 +36,10 @@ const NAME_WIDTH: usize = 24;
 
 /// A gap longer than this many intervals counts as missed heartbeats.
 const GAP_INTERVALS: i64 = 2;
+
+/// A recovery leaves for its channels this long after the `up` at most
+/// (delivery follows the decision in the same run).
+const RECOVERY_SENT_S: i64 = 60;
 
 /// How many checks the "slowest" list shows.
 const SLOWEST: usize = 5;
@@ -117,6 +125,66 @@ pub struct CheckStats {
     pub down_s: i64,
     /// One cell per `cell_s`, oldest left (see the `CELL_*` characters).
     pub timeline: String,
+    /// The same cells with what ran in them and their worst status, for the page.
+    pub slots: Vec<Slot>,
+    /// Median and 95th-percentile latency of its runs (nearest rank).
+    pub p50_ms: Option<u64>,
+    pub p95_ms: Option<u64>,
+}
+
+/// The worst a check did in one slot; where it did not run, whether the
+/// machine was asleep then. Ordered from least to most telling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotStatus {
+    /// No heartbeat ran (or it skipped this check).
+    None,
+    /// No heartbeat ran because the machine slept (SPEC §15).
+    Asleep,
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl SlotStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotStatus::None => "none",
+            SlotStatus::Asleep => "asleep",
+            SlotStatus::Ok => "ok",
+            SlotStatus::Warn => "warn",
+            SlotStatus::Fail => "fail",
+        }
+    }
+}
+
+/// One slot of one check's timeline: its runs and the worst of them.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Slot {
+    pub status: SlotStatus,
+    pub runs: u32,
+    pub warned: u32,
+    pub failed: u32,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot { status: SlotStatus::None, runs: 0, warned: 0, failed: 0 };
+
+    fn add(&mut self, status: CheckStatus) {
+        self.runs += 1;
+        let worst = match status {
+            CheckStatus::Fail => {
+                self.failed += 1;
+                SlotStatus::Fail
+            }
+            CheckStatus::Warn => {
+                self.warned += 1;
+                SlotStatus::Warn
+            }
+            CheckStatus::Ok | CheckStatus::Skipped => SlotStatus::Ok,
+        };
+        self.status = self.status.max(worst);
+    }
 }
 
 /// One incident from the event log: a check DOWN from `started` until
@@ -135,6 +203,22 @@ pub struct Incident {
     pub message: String,
     /// Repairs run for the check during the incident.
     pub repairs: usize,
+    /// The dependency its `down` event named as the cause (SPEC §15).
+    pub caused_by: Option<String>,
+    /// Messages that left for a channel while it was open (up to a minute
+    /// after its end, for the recovery): `notified` events name no check.
+    pub messages: usize,
+}
+
+impl Incident {
+    /// The first failure, and the dependency it was caused by (SPEC §15).
+    pub fn message_with_cause(&self) -> String {
+        match &self.caused_by {
+            Some(c) if self.message.is_empty() => format!("caused by {c}"),
+            Some(c) => format!("{} (caused by {c})", self.message),
+            None => self.message.clone(),
+        }
+    }
 }
 
 impl CheckStats {
@@ -223,11 +307,25 @@ pub fn summarise(
     window: Duration,
     interval_s: u64,
 ) -> Summary {
+    let window_s = window.num_seconds().max(1);
+    summarise_in(lines, event_log, now, window, interval_s, cell_width(window_s, interval_s.max(1)))
+}
+
+/// [`summarise`] with timeline cells of `cell_s` seconds: the status page
+/// draws finer slots ([`slot_width`]) than the text timeline.
+pub fn summarise_in(
+    lines: &[Line],
+    event_log: &[Event],
+    now: DateTime<Utc>,
+    window: Duration,
+    interval_s: u64,
+    cell_s: i64,
+) -> Summary {
     let interval_s = interval_s.max(1);
     let window = window.max(Duration::seconds(1));
     let window_s = window.num_seconds();
     let start = now - window;
-    let cell_s = cell_width(window_s, interval_s);
+    let cell_s = cell_s.max(1);
     let mut window: Vec<&Line> = lines.iter().filter(|l| l.ts > start).collect();
     window.sort_by_key(|l| l.ts);
     let count = |s: &str| window.iter().filter(|l| l.status == s).count();
@@ -257,7 +355,7 @@ pub fn summarise(
         c.incidents = own.clone().count();
         c.down_s = own.map(|i| (i.ended.unwrap_or(now).min(now) - i.started.max(start)).num_seconds().max(0)).sum();
     }
-    Summary {
+    let mut summary = Summary {
         window_start: start,
         window_end: now,
         window_s,
@@ -280,7 +378,9 @@ pub fn summarise(
         checks,
         incidents,
         asleep_s,
-    }
+    };
+    summary.mark_asleep_slots();
+    summary
 }
 
 impl Summary {
@@ -301,7 +401,48 @@ impl Summary {
             g.missed = 0;
             g.asleep = true;
         }
+        self.mark_asleep_slots();
     }
+
+    /// Slots where a check did not run and that touch an asleep gap were
+    /// sleep, not missing data.
+    fn mark_asleep_slots(&mut self) {
+        let asleep: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+            self.gaps.iter().filter(|g| g.asleep).map(|g| (g.from, g.to)).collect();
+        if asleep.is_empty() {
+            return;
+        }
+        let n = self.checks.first().map_or(0, |c| c.slots.len());
+        let slept: Vec<bool> = (0..n)
+            .map(|i| {
+                let (from, to) = self.slot_span(i);
+                asleep.iter().any(|&(a, b)| a < to && b > from)
+            })
+            .collect();
+        for c in &mut self.checks {
+            for (slot, _) in c.slots.iter_mut().zip(&slept).filter(|(s, slept)| s.runs == 0 && **slept) {
+                slot.status = SlotStatus::Asleep;
+            }
+        }
+    }
+
+    /// When slot `i` of the timeline begins and ends (the last may be cut by the window's end).
+    pub fn slot_span(&self, i: usize) -> (DateTime<Utc>, DateTime<Utc>) {
+        let from = self.window_start + Duration::seconds(self.cell_s * i as i64);
+        (from, (from + Duration::seconds(self.cell_s)).min(self.window_end))
+    }
+}
+
+/// The status page's slot width for a window (both in seconds): the
+/// narrowest of [`CELL_WIDTHS`] that is at least one heartbeat interval and
+/// fits in [`MAX_SLOTS`]: 5 min for 24 h, 1 h for 7 d (SPEC §14).
+pub fn slot_width(window_s: i64, interval_s: u64) -> i64 {
+    let interval = interval_s as i64;
+    CELL_WIDTHS
+        .iter()
+        .copied()
+        .find(|&w| w >= interval && cells(window_s, w) <= MAX_SLOTS as usize)
+        .unwrap_or_else(|| ceil_div(ceil_div(window_s, MAX_SLOTS), 86_400).max(1) * 86_400)
 }
 
 /// The timeline's cell width for a window (both in seconds): see [`CELL_WIDTHS`].
@@ -328,53 +469,60 @@ fn ceil_div(a: i64, b: i64) -> i64 {
 /// Pairs each `down` event with the next `up` of the same check and keeps
 /// the incidents that overlap `(start, now]`. An `up` whose `down` is older
 /// than the log begins at `ts - lasted_s`; a `down` without an `up` is ongoing.
+/// One sort and one pass (plus binary searches): the log may hold 100,000 lines.
 fn incidents(events: &[Event], start: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Incident> {
     let mut sorted: Vec<&Event> = events.iter().filter(|e| e.ts <= now).collect();
     sorted.sort_by_key(|e| e.ts);
     let mut open: HashMap<&str, Incident> = HashMap::new();
     let mut out: Vec<Incident> = Vec::new();
+    // When repairs ran, per check, and when messages left; both in time order.
+    let mut repairs: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
+    let mut messages: Vec<DateTime<Utc>> = Vec::new();
+    let new = |e: &Event, started: DateTime<Utc>, message: &str| Incident {
+        check: e.check.clone(),
+        name: e.name.clone(),
+        started,
+        ended: None,
+        ongoing: true,
+        lasted_s: 0,
+        message: message.to_string(),
+        repairs: 0,
+        caused_by: e.caused_by.clone(),
+        messages: 0,
+    };
     for e in &sorted {
         match e.kind.as_str() {
             "down" => {
                 // A second `down` without an `up` between (a state reset): the first ends unseen.
-                open.entry(&e.check).or_insert_with(|| Incident {
-                    check: e.check.clone(),
-                    name: e.name.clone(),
-                    started: e.ts,
-                    ended: None,
-                    ongoing: true,
-                    lasted_s: 0,
-                    message: e.message.clone(),
-                    repairs: 0,
-                });
+                open.entry(&e.check).or_insert_with(|| new(e, e.ts, &e.message));
             }
             "up" => {
-                let mut i = open.remove(e.check.as_str()).unwrap_or_else(|| Incident {
-                    check: e.check.clone(),
-                    name: e.name.clone(),
-                    started: e.ts - Duration::seconds(e.lasted_s.unwrap_or(0).max(0)),
-                    ended: None,
-                    ongoing: true,
-                    lasted_s: 0,
-                    message: String::new(),
-                    repairs: 0,
+                let mut i = open.remove(e.check.as_str()).unwrap_or_else(|| {
+                    let mut i = new(e, e.ts - Duration::seconds(e.lasted_s.unwrap_or(0).max(0)), "");
+                    i.caused_by = None;
+                    i
                 });
                 i.ended = Some(e.ts);
                 i.ongoing = false;
                 out.push(i);
             }
+            "repair" => repairs.entry(&e.check).or_default().push(e.ts),
+            "notified" if !matches!(e.notification.as_deref(), Some("daily" | "test")) => messages.push(e.ts),
             _ => {}
         }
     }
     out.extend(open.into_values());
     out.retain(|i| i.ended.is_none_or(|end| end > start));
+    // How many of the sorted times fall in [from, to].
+    let between = |times: &[DateTime<Utc>], from: DateTime<Utc>, to: DateTime<Utc>| {
+        times.partition_point(|t| *t <= to).saturating_sub(times.partition_point(|t| *t < from))
+    };
     for i in &mut out {
         let end = i.ended.unwrap_or(now);
         i.lasted_s = (end - i.started).num_seconds().max(0);
-        i.repairs = sorted
-            .iter()
-            .filter(|e| e.check == i.check && e.kind == "repair" && e.ts >= i.started && e.ts <= end)
-            .count();
+        i.repairs = repairs.get(i.check.as_str()).map_or(0, |t| between(t, i.started, end));
+        let sent_until = i.ended.map_or(now, |t| t + Duration::seconds(RECOVERY_SENT_S));
+        i.messages = between(&messages, i.started, sent_until);
     }
     out.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.check.cmp(&b.check)));
     out
@@ -411,7 +559,7 @@ fn gaps(window: &[&Line], start: DateTime<Utc>, now: DateTime<Utc>, interval_s: 
     out
 }
 
-/// Availability and the timeline of every check, by id.
+/// Availability, latency and the timeline of every check, by id.
 fn check_stats(window: &[&Line], start: DateTime<Utc>, cell_s: i64, n_cells: usize) -> Vec<CheckStats> {
     struct Acc {
         name: String,
@@ -419,8 +567,8 @@ fn check_stats(window: &[&Line], start: DateTime<Utc>, cell_s: i64, n_cells: usi
         runs: usize,
         failed: usize,
         warned: usize,
-        /// Per cell: (ran, failed).
-        cells: Vec<(u32, u32)>,
+        slots: Vec<Slot>,
+        latencies: Vec<u64>,
     }
     let mut order: Vec<String> = Vec::new();
     let mut by_id: HashMap<String, Acc> = HashMap::new();
@@ -438,16 +586,15 @@ fn check_stats(window: &[&Line], start: DateTime<Utc>, cell_s: i64, n_cells: usi
                     runs: 0,
                     failed: 0,
                     warned: 0,
-                    cells: vec![(0, 0); n_cells],
+                    slots: vec![Slot::EMPTY; n_cells],
+                    latencies: Vec::new(),
                 }
             });
             acc.runs += 1;
-            acc.cells[cell].0 += 1;
+            acc.slots[cell].add(c.status);
+            acc.latencies.push(c.latency_ms);
             match c.status {
-                CheckStatus::Fail => {
-                    acc.failed += 1;
-                    acc.cells[cell].1 += 1;
-                }
+                CheckStatus::Fail => acc.failed += 1,
                 CheckStatus::Warn => acc.warned += 1,
                 CheckStatus::Ok | CheckStatus::Skipped => {}
             }
@@ -456,11 +603,15 @@ fn check_stats(window: &[&Line], start: DateTime<Utc>, cell_s: i64, n_cells: usi
     order
         .into_iter()
         .filter_map(|id| {
-            let acc = by_id.remove(&id)?;
+            let mut acc = by_id.remove(&id)?;
             let up = acc.runs - acc.failed;
+            acc.latencies.sort_unstable();
             Some(CheckStats {
                 availability: (acc.runs > 0).then(|| up as f64 * 100.0 / acc.runs as f64),
-                timeline: acc.cells.iter().map(|&(ran, failed)| cell(ran, failed)).collect(),
+                timeline: acc.slots.iter().map(|s| cell(s.runs, s.failed)).collect(),
+                p50_ms: percentile(&acc.latencies, 50),
+                p95_ms: percentile(&acc.latencies, 95),
+                slots: acc.slots,
                 id,
                 name: acc.name,
                 kind: acc.kind,
@@ -473,6 +624,12 @@ fn check_stats(window: &[&Line], start: DateTime<Utc>, cell_s: i64, n_cells: usi
             })
         })
         .collect()
+}
+
+/// The nearest-rank `p`th percentile of sorted values; `None` when there are none.
+pub fn percentile(sorted: &[u64], p: usize) -> Option<u64> {
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
 }
 
 /// One cell of one check.
@@ -531,9 +688,7 @@ fn slowest(window: &[&Line]) -> Vec<Slow> {
         .filter_map(|name| {
             let mut v = latencies.remove(name)?;
             v.sort_unstable();
-            // Nearest-rank median.
-            let p50 = v[(v.len() - 1) / 2];
-            Some(Slow { name: name.to_string(), p50_ms: p50, max_ms: *v.last()?, samples: v.len() })
+            Some(Slow { name: name.to_string(), p50_ms: percentile(&v, 50)?, max_ms: *v.last()?, samples: v.len() })
         })
         .collect();
     out.sort_by_key(|s| std::cmp::Reverse(s.max_ms));
@@ -982,5 +1137,116 @@ mod tests {
         assert_eq!(s.incidents.len(), 2, "{:?}", s.incidents);
         let redis = s.checks.iter().find(|c| c.id == "redis").unwrap();
         assert_eq!((redis.incidents, redis.down_s), (1, 3600));
+    }
+
+    #[test]
+    fn page_slots_are_five_minutes_for_a_day_and_hours_for_a_week() {
+        assert_eq!(slot_width(86_400, 300), 300, "24 h: 288 slots of 5 min");
+        assert_eq!(slot_width(7 * 86_400, 300), 3600, "7 d: 168 hours");
+        assert_eq!(slot_width(3600, 300), 300, "1 h: 12 slots");
+        assert_eq!(slot_width(3600, 60), 60);
+        assert_eq!(slot_width(30 * 86_400, 300), 14_400);
+    }
+
+    #[test]
+    fn a_slot_shows_its_worst_status_and_sleep_where_nothing_ran() {
+        // 1 h in 5-minute slots: slot 0 warned once, slot 1 failed once among oks,
+        // 20..45 minutes ago asleep (no runs), the rest ok.
+        let mut lines = Vec::new();
+        for m in (1..60).step_by(5) {
+            if (16..=45).contains(&m) {
+                continue;
+            }
+            let st = match m {
+                56 => CheckStatus::Warn,
+                51 => CheckStatus::Fail,
+                _ => CheckStatus::Ok,
+            };
+            let mut l = line(m, vec![check("Redis", st, m as u64)], &[]);
+            if m == 11 {
+                l.slept_s = Some(30 * 60);
+            }
+            lines.push(l.with_ts_offset(-60));
+        }
+        let s = summarise_in(&lines, &[], now(), Duration::hours(1), 300, 300);
+        let c = &s.checks[0];
+        let got: Vec<&str> = c.slots.iter().map(|s| s.status.as_str()).collect();
+        assert_eq!(
+            got,
+            ["warn", "fail", "ok", "asleep", "asleep", "asleep", "asleep", "asleep", "asleep", "ok", "ok", "ok"]
+        );
+        assert_eq!(c.timeline, "█X█······███", "the text timeline is unchanged");
+        assert_eq!((c.slots[0].runs, c.slots[0].warned, c.slots[1].failed), (1, 1, 1));
+        // Without the sleep the same stretch is only missing.
+        lines.iter_mut().for_each(|l| l.slept_s = None);
+        let s = summarise_in(&lines, &[], now(), Duration::hours(1), 300, 300);
+        assert_eq!(s.checks[0].slots[4].status, SlotStatus::None);
+        assert_eq!(s.slot_span(11), (now() - Duration::minutes(5), now()));
+    }
+
+    #[test]
+    fn a_daily_run_after_a_sleep_marks_the_last_slots_asleep() {
+        let lines: Vec<Line> =
+            (0..6).map(|i| line(59 - i * 5, vec![check("Redis", CheckStatus::Ok, 1)], &[])).collect();
+        let mut s = summarise_in(&lines, &[], now(), Duration::hours(1), 300, 300);
+        assert_eq!(s.checks[0].slots[11].status, SlotStatus::None);
+        s.asleep_until_now(40 * 60);
+        assert_eq!(s.checks[0].slots[11].status, SlotStatus::Asleep);
+        assert_eq!(s.checks[0].slots[5].status, SlotStatus::Ok);
+    }
+
+    #[test]
+    fn median_and_p95_latency_per_check() {
+        let lines: Vec<Line> =
+            (1..=100).map(|ms| line(ms as i64 * 5, vec![check("API", CheckStatus::Ok, ms)], &[])).collect();
+        let s = summarise(&lines, &[], now(), Duration::days(1), 300);
+        assert_eq!((s.checks[0].p50_ms, s.checks[0].p95_ms), (Some(50), Some(95)));
+        assert_eq!(percentile(&[], 50), None);
+        assert_eq!(percentile(&[7], 95), Some(7));
+    }
+
+    #[test]
+    fn incidents_carry_their_cause_and_the_messages_sent_meanwhile() {
+        let mut down = event(100, "api:x", "down", None);
+        down.caused_by = Some("redis".into());
+        let notified = |mins_ago: i64, kind: &str| {
+            let mut e = Event::new(now() - Duration::minutes(mins_ago), "", "", "notified", "");
+            e.notification = Some(kind.into());
+            e.channel = Some("discord".into());
+            e
+        };
+        let mut up = event(50, "api:x", "up", Some(50));
+        up.ts -= Duration::seconds(30);
+        let log = vec![
+            down,
+            notified(99, "alert"),
+            notified(70, "daily"),
+            up,
+            notified(50, "recovery"),
+            notified(10, "alert"),
+        ];
+        let s = summarise(&day(), &log, now(), Duration::hours(24), 300);
+        let i = &s.incidents[0];
+        assert_eq!((i.caused_by.as_deref(), i.messages), (Some("redis"), 2), "{i:?}");
+        assert_eq!(i.message_with_cause(), "refused (caused by redis)");
+    }
+
+    #[test]
+    fn each_of_thousands_of_incidents_counts_its_own_repairs() {
+        // 5,000 incidents among 105,000 events (counted by binary search, not
+        // one scan of the log per incident).
+        let mut log = Vec::new();
+        for i in 0..5000 {
+            let at = 6000 - i;
+            log.push(event(at, "redis", "down", None));
+            log.push(event(at, "redis", "repair", None));
+            let mut up = event(at, "redis", "up", Some(0));
+            up.ts += Duration::seconds(30);
+            log.push(up);
+        }
+        log.extend((0..90_000).map(|i| event(i % 6000, "database", "status", None)));
+        let s = summarise(&day(), &log, now(), Duration::days(7), 300);
+        assert_eq!(s.incidents.len(), 5000);
+        assert!(s.incidents.iter().all(|i| i.repairs == 1));
     }
 }
