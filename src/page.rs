@@ -43,8 +43,13 @@ pub struct Page {
     pub pending: Vec<Pending>,
     pub checks: Vec<Row>,
     pub incidents: Vec<IncidentRow>,
+    /// Incidents not listed (older than the newest [`MAX_INCIDENTS`]).
+    pub incidents_more: usize,
     pub gaps: Vec<GapRow>,
 }
+
+/// The incidents the page lists; `events` has the rest.
+pub const MAX_INCIDENTS: usize = 100;
 
 #[derive(Debug, Serialize)]
 pub struct Headline {
@@ -300,10 +305,14 @@ pub fn build(s: &Summary, f: &Facts) -> Page {
         })
         .collect();
 
-    let incidents = s
-        .incidents
-        .iter()
-        .rev()
+    // Newest first, the ongoing ones always; a week of a flapping service
+    // would otherwise make the page megabytes long.
+    let mut newest: Vec<&summary::Incident> = s.incidents.iter().rev().collect();
+    newest.sort_by_key(|i| !i.ongoing);
+    let incidents_more = newest.len().saturating_sub(MAX_INCIDENTS);
+    let incidents = newest
+        .into_iter()
+        .take(MAX_INCIDENTS)
         .map(|i| IncidentRow {
             check: if i.name.is_empty() { name_of(&i.check) } else { i.name.clone() },
             start: time(i.started),
@@ -347,6 +356,7 @@ pub fn build(s: &Summary, f: &Facts) -> Page {
         pending,
         checks,
         incidents,
+        incidents_more,
         gaps,
     }
 }
@@ -567,5 +577,33 @@ mod tests {
         assert!(html.contains("Web &lt;b&gt;"));
         assert_eq!(html.matches("<rect class=").count(), 288, "one slot per 5 minutes");
         assert!(!html.contains("http://") && !html.contains("https://"), "no reference leaves the file");
+    }
+
+    #[test]
+    fn a_week_of_flapping_lists_the_newest_incidents_and_counts_the_rest() {
+        let mut events = Vec::new();
+        for k in 0..150 {
+            let at = now() - Duration::minutes(600 - 3 * k);
+            events.push(Event::new(at, "api:web", "Web", "down", "refused"));
+            if k < 149 {
+                let mut up = Event::new(at + Duration::minutes(1), "api:web", "Web", "up", "ok");
+                up.lasted_s = Some(60);
+                events.push(up);
+            }
+        }
+        let s = summary::summarise_in(&[], &events, now(), Duration::hours(24), 300, summary::slot_width(86_400, 300));
+        let checks = [ident("api:web", "Web", "x")];
+        let facts = Facts {
+            host: "h",
+            checks: &checks,
+            state: None,
+            last_run: None,
+            now: now(),
+            output: Path::new("/r/s.html"),
+        };
+        let p = build(&s, &facts);
+        assert_eq!((p.incidents.len(), p.incidents_more), (MAX_INCIDENTS, 50));
+        assert!(p.incidents[0].ongoing, "the ongoing incident comes first");
+        assert!(p.incidents[1].start > p.incidents[2].start, "then the newest");
     }
 }
