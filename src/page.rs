@@ -349,7 +349,9 @@ pub fn build(s: &Summary, f: &Facts) -> Page {
             to: time(s.window_end),
             slot: summary::cell_words(s.cell_s),
             zone: f.now.with_timezone(&Local).format("UTC%:z").to_string(),
-            slot_width: format!("{:.4}", 100.0 / n_slots.max(1) as f64),
+            // Rounded up: neighbouring slots overlap by a hair rather than
+            // leave a seam.
+            slot_width: format!("{:.2}", (100.0 / n_slots.max(1) as f64 * 100.0).ceil() / 100.0),
         },
         runs: Runs { seen: s.runs_seen, expected: s.runs_expected },
         silences,
@@ -387,8 +389,18 @@ fn now_word(c: Option<&crate::state::CheckState>, silenced: bool) -> (String, &'
 /// One slot's class and tooltip: "Tue 28 Oct 01:00–02:00: 2 of 12 runs failed".
 fn slot_cell(s: &Summary, i: usize, n_slots: usize, slot: &Slot) -> SlotCell {
     let (from, to) = s.slot_span(i);
-    let when =
-        format!("{}–{}", from.with_timezone(&Local).format("%a %d %b %H:%M"), to.with_timezone(&Local).format("%H:%M"));
+    // As short as still says which slot: a window of a day needs only the
+    // time, a week the weekday too. A page has thousands of these.
+    let day = match s.window_s {
+        w if w <= 86_400 => "",
+        w if w <= 7 * 86_400 => "%a ",
+        _ => "%a %d %b ",
+    };
+    let when = format!(
+        "{}–{}",
+        from.with_timezone(&Local).format(&format!("{day}%H:%M")),
+        to.with_timezone(&Local).format("%H:%M")
+    );
     let runs = |n: u32| if n == 1 { "1 run".to_string() } else { format!("{n} runs") };
     let what = match slot.status {
         SlotStatus::None => "no heartbeat ran".to_string(),
@@ -397,7 +409,8 @@ fn slot_cell(s: &Summary, i: usize, n_slots: usize, slot: &Slot) -> SlotCell {
         SlotStatus::Warn => format!("{} of {} with a warning", slot.warned, runs(slot.runs)),
         SlotStatus::Fail => format!("{} of {} failed", slot.failed, runs(slot.runs)),
     };
-    let x = format!("{:.4}", i as f64 * 100.0 / n_slots.max(1) as f64);
+    // Two decimals of a percent are a fiftieth of a pixel on a 1,000 px bar.
+    let x = format!("{:.2}", i as f64 * 100.0 / n_slots.max(1) as f64);
     SlotCell { class: slot.status.as_str(), title: format!("{when}: {what}"), x }
 }
 
@@ -539,7 +552,7 @@ mod tests {
         assert_eq!(web.slots.iter().filter(|x| x.class == "fail").count(), 2);
         assert!(web.slots[287].title.ends_with("ok (1 run)"), "{}", web.slots[287].title);
         assert_eq!((web.p50.as_str(), web.p95.as_str(), web.availability.as_str()), ("14 ms", "19 ms", "99.3%"));
-        assert_eq!(web.slots[1].x, format!("{:.4}", 100.0 / 288.0));
+        assert_eq!((web.slots[1].x.as_str(), p.window.slot_width.as_str()), ("0.35", "0.35"));
         // A configured check that never ran has a grey bar of the same length.
         let new = &p.checks[1];
         assert_eq!((new.slots.len(), new.availability.as_str(), new.now.as_str()), (288, "n/a", "no data"));
