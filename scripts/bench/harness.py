@@ -265,8 +265,8 @@ class Postgres:
 class Stub:
     """One of scripts/bench/stubs.py, run as its own process."""
 
-    def __init__(self, kind, arg):
-        self.proc = spawn([sys.executable, os.path.join(HERE, "stubs.py"), kind, str(arg)],
+    def __init__(self, kind, *args):
+        self.proc = spawn([sys.executable, os.path.join(HERE, "stubs.py"), kind, *[str(a) for a in args]],
                           stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().split()
         if not line or line[0] != "ready":
