@@ -288,22 +288,22 @@ def main():
         return lambda: h.measure(runone, [exe, "--root", roots[name], "heartbeat", *args], env=env[name],
                                  logfile=os.path.join(logs, f"{name}.log"))
 
-    def incident(on):
-        run = hb("incident")
+    recoveries = []
 
-        def go():
-            if on:
-                open(fh.flag, "w").close()
-            elif os.path.exists(fh.flag):
-                os.remove(fh.flag)
-            return run()
-        return go
+    def incident():
+        """The alert run (measured), then its recovery run (kept aside), so
+        every alert run starts from a healthy state."""
+        run = hb("incident")
+        open(fh.flag, "w").close()
+        alert = run()
+        os.remove(fh.flag)
+        recoveries.append(run())
+        return alert
 
     fast = {
         "healthy": hb("healthy"),
         "fullhouse": hb("fullhouse"),
-        "incident": incident(True),
-        "incident recovery": incident(False),
+        "incident": incident,
         "scale": hb("scale"),
         "baseline": lambda: h.measure(runone, [baseline_sh], env=benv, logfile=os.path.join(logs, "baseline.log")),
         "floor: /bin/true": lambda: h.measure(runone, ["/bin/true"], env=benv),
@@ -313,6 +313,7 @@ def main():
         fast["node"] = lambda: h.measure(runone, [shutil.which("node"), node_script], env=nenv,
                                          logfile=os.path.join(logs, "node.log"))
     samples = interleave(fast, RUNS, "main")
+    samples["incident recovery"] = recoveries[WARMUP:]
     want = {"healthy": {0}, "fullhouse": {0, 1}, "scale": {0}, "baseline": {0}, "node": {0},
             "incident": {2}, "incident recovery": {0, 1}}
     for name, ok in want.items():
@@ -428,8 +429,12 @@ def main():
 def interleave(scenarios, runs, what):
     samples = {k: [] for k in scenarios}
     h.log(f"{what}: {WARMUP} warm-up + {runs} measured rounds of {', '.join(scenarios)}")
+    order = list(scenarios)
+    shuffle = random.Random(runs).shuffle
     for i in range(WARMUP + runs):
-        for name, run in scenarios.items():
+        shuffle(order)  # no scenario always follows the same one
+        for name in order:
+            run = scenarios[name]
             s = run()
             if i >= WARMUP:
                 samples[name].append(s)
