@@ -41,16 +41,20 @@ def listen():
 
 
 async def read_request(reader):
-    """(method, path, body) of one HTTP/1.x request, or None at EOF."""
+    """(method, path, body) of one HTTP/1.x request, or None at EOF; its
+    headers (lower-case names) in read_request.headers."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
     length = 0
+    headers = {}
     for line in lines[1:]:
         k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
         if k.strip().lower() == "content-length":
             length = int(v.strip())
     body = await reader.readexactly(length) if length else b""
+    read_request.headers = headers
     return parts[0], parts[1] if len(parts) > 1 else "/", body
 
 
@@ -145,8 +149,11 @@ def sink(control):
                     payload = json.loads(body) if body else None
                 except ValueError:
                     payload = {"unparsed": body.decode("utf-8", "replace")}
-                log.write(json.dumps({"seq": seq, "run": current_run(), "channel": chan, "method": method,
-                                      "path": path, "code": code, "body": payload}) + "\n")
+                entry = {"seq": seq, "run": current_run(), "channel": chan, "method": method, "path": path,
+                         "code": code, "body": payload}
+                if "title" in read_request.headers:
+                    entry["title"] = read_request.headers["title"]
+                log.write(json.dumps(entry) + "\n")
                 if code == 200:
                     out = response(200, json.dumps({"id": str(seq)}).encode(), "OK")
                 elif code == 429:
