@@ -62,6 +62,7 @@ CHECKS = ("redis", "database", "api:web", "api:flappy", "launchagent:com.02luka.
           "launchagent:com.02luka.api", "tcp:cache", "tcp:worker", "tcp:legacy")
 DEPENDS = {"api:web": ["redis"]}
 REPAIRS = {"tcp:worker": 0, "tcp:legacy": 1}  # check -> the exit code its repair gives
+BUDGET = {"tcp:worker": 10, "tcp:legacy": REPAIR_MAX}  # max_per_hour: the worker's is never spent
 
 results = []
 
@@ -200,7 +201,7 @@ class Model:
             if cs.streak < REPAIR_AFTER or cid in self.silenced:
                 continue
             used = sum(1 for t in cs.attempts if now - t < 3600)
-            if used >= REPAIR_MAX:
+            if used >= BUDGET[cid]:
                 if not cs.gave_up:
                     cs.gave_up = True
                     self.ev(cid, "repair_exhausted")
@@ -394,7 +395,7 @@ def config_text(s, *, quiet, maint):
         lines += ["[[tcp]]", f'name = "{name}"', f'address = "127.0.0.1:{port}"', "timeout_ms = 1000"]
         if name == "worker":
             lines.append(f'repair = {{ command = ["sh", "-c", {q(worker_fix)}], after = {REPAIR_AFTER}, '
-                         f"max_per_hour = {REPAIR_MAX} }}")
+                         f"max_per_hour = {BUDGET['tcp:worker']} }}")
         if name == "legacy":
             lines.append('repair = { command = ["sh", "-c", "echo restarting legacy; exit 1"], '
                          f"after = {REPAIR_AFTER}, max_per_hour = {REPAIR_MAX} }}")
@@ -502,6 +503,7 @@ def main():
             h.die(f"silence {args} failed: {out.stdout}{out.stderr}")
 
     model = Model()
+    worker_wrong = []
     samples, wrong_codes, wrong_checks, wrong_plans, parse_errors = [], [], [], [], []
     multi = []
     by_name = {}
@@ -566,6 +568,9 @@ def main():
         flag("fail_slack", p["slack_fail"])
         if p["discord_429"]:
             flag("ratelimit_discord", True)
+        r = (i - 1) % CYCLE
+        if tcp_is_down("worker") != (r in range(100, 100 + REPAIR_AFTER)):
+            worker_wrong.append(i)
         failing = {cid for cid, down in (("redis", p["redis_down"]), ("database", p["db_down"]),
                                           ("api:web", p["web_down"]), ("api:flappy", p["flappy_down"]),
                                           ("tcp:cache", p["cache_down"]), ("tcp:worker", tcp_is_down("worker")),
@@ -588,6 +593,8 @@ def main():
           show(wrong_plans) if wrong_plans else
           f"{sum(len(r.get('events', [])) for r in tails['heartbeat_history'].rows)} messages decided")
     check(not multi, "at most one message per run")
+    check(not worker_wrong, f"the worker's repair brought it back every time (down for {REPAIR_AFTER} runs only)",
+          show(worker_wrong) if worker_wrong else "")
     check(not parse_errors, "after every run the state and every JSONL file (history, events, sink log) parsed",
           show(parse_errors) if parse_errors else "")
     hung = [s.wall_ms for s in samples if s.wall_ms > 10_000]
@@ -654,8 +661,8 @@ def main():
         if e["type"] == "repair":
             times[e["check"]].append(datetime.datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).timestamp())
     over = [cid for cid, ts in times.items() for k, t in enumerate(ts)
-            if sum(1 for u in ts[:k + 1] if t - u < 3600) > REPAIR_MAX]
-    check(not over, f"no check was repaired more than {REPAIR_MAX} times in an hour",
+            if sum(1 for u in ts[:k + 1] if t - u < 3600) > BUDGET[cid]]
+    check(not over, "no check was repaired more often in an hour than its max_per_hour",
           f"over: {over}" if over else ", ".join(f"{c}: {len(t)}" for c, t in sorted(times.items())))
 
     try:
