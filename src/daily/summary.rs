@@ -371,13 +371,19 @@ fn incidents(events: &[Event], start: DateTime<Utc>, now: DateTime<Utc>) -> Vec<
     }
     out.extend(open.into_values());
     out.retain(|i| i.ended.is_none_or(|end| end > start));
+    // Each check's repair times, oldest first: counted per incident by
+    // binary search, not by a scan of every event per incident (100,000
+    // events and 10,000 incidents took seconds).
+    let mut repairs: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
+    for e in sorted.iter().filter(|e| e.kind == "repair") {
+        repairs.entry(e.check.as_str()).or_default().push(e.ts);
+    }
     for i in &mut out {
         let end = i.ended.unwrap_or(now);
         i.lasted_s = (end - i.started).num_seconds().max(0);
-        i.repairs = sorted
-            .iter()
-            .filter(|e| e.check == i.check && e.kind == "repair" && e.ts >= i.started && e.ts <= end)
-            .count();
+        i.repairs = repairs
+            .get(i.check.as_str())
+            .map_or(0, |ts| ts.partition_point(|t| *t <= end) - ts.partition_point(|t| *t < i.started));
     }
     out.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.check.cmp(&b.check)));
     out
@@ -919,6 +925,25 @@ mod tests {
         assert_eq!(t.iter().filter(|c| **c == CELL_NO_DATA).count(), 6, "{}", s.checks[0].timeline);
         assert!(legend(&s).contains("one cell per 4 h"));
         assert!(timeline(&s).starts_with("UTC    10-21"), "{}", timeline(&s));
+    }
+
+    #[test]
+    fn an_incident_counts_the_repairs_of_its_check_from_its_start_to_its_end_inclusive() {
+        let log = vec![
+            event(400, "redis", "repair", None),
+            event(300, "redis", "down", None),
+            event(300, "redis", "repair", None),
+            event(290, "database", "repair", None),
+            event(280, "redis", "repair", None),
+            event(250, "redis", "repair", None),
+            event(250, "redis", "up", Some(50)),
+            event(200, "redis", "repair", None),
+            event(100, "redis", "down", None),
+            event(90, "redis", "repair", None),
+        ];
+        let s = summarise(&day(), &log, now(), Duration::hours(24), 300);
+        let got: Vec<(&str, usize)> = s.incidents.iter().map(|i| (i.check.as_str(), i.repairs)).collect();
+        assert_eq!(got, vec![("redis", 3), ("redis", 1)]);
     }
 
     #[test]
