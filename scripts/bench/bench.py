@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """The heartbeat benchmark (run it through scripts/bench.sh).
 
-Real redis-server and PostgreSQL, an asyncio HTTP stub and a fake launchctl,
-all on loopback in one temp folder. Every run of every scenario is measured
-by runone (C, fork + wait4): wall time, user+sys CPU and peak RSS of the
-process and everything it waited for. The healthy, scale, baseline and
-spawn-floor scenarios are interleaved round by round, so background load
-hits them alike and their ratios are fair.
+Real redis-server and PostgreSQL, an asyncio HTTP stub, TCP services, a
+channel sink, a fake launchctl and a fake osascript, all on loopback in one
+temp folder. Every run of every scenario is measured by runone (C, fork +
+wait4): wall time, user+sys CPU and peak RSS of the process and everything it
+waited for. The scenarios of each table are interleaved round by round, in a
+shuffled order, so background load hits them alike and their ratios are
+fair. The targets are issue 20's; a missed one makes the exit status 1.
 
-Environment: BENCH_RUNS (default 30), BENCH_SLOW_RUNS (hung and daily,
-default 20), BENCH_OUT (markdown file to write, default
+Environment: BENCH_RUNS (default 30), BENCH_SLOW_RUNS (hung, daily, summary,
+events, page; default 20), BENCH_OUT (markdown file to write, default
 target/bench/bench-<UTC time>.md), OPS_ATOMIC_BIN (binary under test).
 """
 
