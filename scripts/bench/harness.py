@@ -222,7 +222,7 @@ class Postgres:
         self.proc = None
 
     def start(self):
-        data = os.path.join(self.dir, "data")
+        self.data = data = os.path.join(self.dir, "data")
         out = subprocess.run(
             [os.path.join(self.bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
              "--locale=C", "--no-sync"],
@@ -250,6 +250,33 @@ class Postgres:
                 die("postgres listens but does not answer")
         die(f"postgres did not start; see {self.dir}/postgres.log")
 
+    def stop(self):
+        """A fast shutdown (SIGINT), waited for."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        """The same cluster on the same port again, once it answers queries."""
+        for _ in range(100):
+            proc = spawn(
+                [os.path.join(self.bin, "postgres"), "-D", self.data, "-p", str(self.port), "-k", self.dir,
+                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                 "-c", "full_page_writes=off", "-c", "shared_buffers=32MB"],
+                stop_signal=signal.SIGINT, cwd=self.dir,
+                stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "postgres.log"), "a"),
+                **self.as_user,
+            )
+            if wait_port(self.port, proc, "postgres", 60):
+                self.proc = proc
+                for _ in range(400):
+                    if self.ready():
+                        return self
+                    time.sleep(0.02)
+            time.sleep(0.05)
+        die(f"postgres did not restart; see {self.dir}/postgres.log")
+
     def ready(self):
         psql = shutil.which("psql")
         if not psql:
@@ -265,8 +292,8 @@ class Postgres:
 class Stub:
     """One of scripts/bench/stubs.py, run as its own process."""
 
-    def __init__(self, kind, arg):
-        self.proc = spawn([sys.executable, os.path.join(HERE, "stubs.py"), kind, str(arg)],
+    def __init__(self, kind, *args):
+        self.proc = spawn([sys.executable, os.path.join(HERE, "stubs.py"), kind, *[str(a) for a in args]],
                           stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().split()
         if not line or line[0] != "ready":

@@ -2,11 +2,20 @@
 """Loopback servers for the benchmark and the soak (Python 3 std library only).
 
     stubs.py http CONTROL_DIR     HTTP API stub: every GET answers 200 {"status":"ok"};
-                                  503 while CONTROL_DIR/api_down exists
+                                  503 while CONTROL_DIR/api_down exists, or
+                                  CONTROL_DIR/down_<segment> for a segment of its path
     stubs.py hung N               N listeners that accept connections and never answer
-    stubs.py sink CONTROL_DIR     Discord webhook sink: records every POST to
-                                  CONTROL_DIR/sink.jsonl; answers 503 while
-                                  CONTROL_DIR/sink_down exists, else 200 {"id": "..."}
+    stubs.py sink CONTROL_DIR     channel sink (Discord, Slack, ntfy, webhook, pings):
+                                  records every request to CONTROL_DIR/sink.jsonl with
+                                  its channel (from the path) and the run number in
+                                  CONTROL_DIR/run; answers 503 while CONTROL_DIR/sink_down
+                                  exists, 500 while CONTROL_DIR/fail_<channel> exists,
+                                  429 (retry_after 0.05 s) once per CONTROL_DIR/ratelimit_<channel>
+                                  (removed when used), else 200 {"id": "..."}
+    stubs.py tcp CONTROL_DIR NAME...  one TCP listener per NAME (accepts, closes); closed
+                                  while CONTROL_DIR/down_<NAME> exists, reopened on the
+                                  same port when it goes; CONTROL_DIR/state_<NAME> says
+                                  "up" or "down" once applied
 
 Each binds 127.0.0.1 port 0 and prints its port(s) on one line once it
 listens ("ready PORT [PORT...]"), then serves until killed. The HTTP servers
@@ -32,16 +41,20 @@ def listen():
 
 
 async def read_request(reader):
-    """(method, path, body) of one HTTP/1.x request, or None at EOF."""
+    """(method, path, body) of one HTTP/1.x request, or None at EOF; its
+    headers (lower-case names) in read_request.headers."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
     length = 0
+    headers = {}
     for line in lines[1:]:
         k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
         if k.strip().lower() == "content-length":
             length = int(v.strip())
     body = await reader.readexactly(length) if length else b""
+    read_request.headers = headers
     return parts[0], parts[1] if len(parts) > 1 else "/", body
 
 
@@ -66,13 +79,19 @@ def serve(handler):
 
 def http_stub(control):
     down = os.path.join(control, "api_down")
+
+    def is_down(path):
+        if os.path.exists(down):
+            return True
+        return any(seg and os.path.exists(os.path.join(control, f"down_{seg}")) for seg in path.split("?")[0].split("/"))
+
     ok = response(200, b'{"status":"ok"}', "OK")
     bad = response(503, b'{"status":"down"}', "Service Unavailable")
 
     async def handle(reader, writer):
         try:
-            await read_request(reader)
-            writer.write(bad if os.path.exists(down) else ok)
+            _, path, _ = await read_request(reader)
+            writer.write(bad if is_down(path) else ok)
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -82,11 +101,27 @@ def http_stub(control):
     serve(handle)
 
 
+CHANNELS = (("/api/webhooks/", "discord"), ("/slack", "slack"), ("/ntfy", "ntfy"), ("/hook", "webhook"),
+            ("/ping", "ping"), ("/api/push", "ping"))
+
+
+def channel_of(path):
+    return next((name for prefix, name in CHANNELS if path.startswith(prefix)), "other")
+
+
 def sink(control):
     down = os.path.join(control, "sink_down")
     log_path = os.path.join(control, "sink.jsonl")
     log = open(log_path, "a", buffering=1)
+    run_file = os.path.join(control, "run")
     seq = 0
+
+    def current_run():
+        try:
+            with open(run_file) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
 
     async def handle(reader, writer):
         nonlocal seq
@@ -97,14 +132,35 @@ def sink(control):
                 except asyncio.IncompleteReadError:
                     break
                 seq += 1
-                code = 503 if os.path.exists(down) else 200
+                chan = channel_of(path)
+                limit = os.path.join(control, f"ratelimit_{chan}")
+                code = 200
+                if os.path.exists(down):
+                    code = 503
+                elif os.path.exists(os.path.join(control, f"fail_{chan}")):
+                    code = 500
+                elif os.path.exists(limit):
+                    code = 429
+                    try:
+                        os.remove(limit)
+                    except OSError:
+                        pass
                 try:
                     payload = json.loads(body) if body else None
                 except ValueError:
                     payload = {"unparsed": body.decode("utf-8", "replace")}
-                log.write(json.dumps({"seq": seq, "method": method, "path": path, "code": code, "body": payload}) + "\n")
+                entry = {"seq": seq, "run": current_run(), "channel": chan, "method": method, "path": path,
+                         "code": code, "body": payload}
+                if "title" in read_request.headers:
+                    entry["title"] = read_request.headers["title"]
+                log.write(json.dumps(entry) + "\n")
                 if code == 200:
                     out = response(200, json.dumps({"id": str(seq)}).encode(), "OK")
+                elif code == 429:
+                    out = response(429, b'{"message":"You are being rate limited.","retry_after":0.05}',
+                                   "Too Many Requests")
+                elif code == 500:
+                    out = response(500, b'{"message":"sink failing"}', "Internal Server Error")
                 else:
                     out = response(503, b'{"message":"sink down"}', "Service Unavailable")
                 writer.write(out)
@@ -133,6 +189,54 @@ def hung(n):
     signal.pause() if hasattr(signal, "pause") else threading.Event().wait()
 
 
+def tcp(control, names):
+    """Listeners that close while CONTROL/down_<name> exists (polled every 20 ms)."""
+    import select
+    import time
+
+    socks = {name: listen() for name in names}
+    ports = {name: s.getsockname()[1] for name, s in socks.items()}
+
+    def mark(name, what):
+        tmp = os.path.join(control, f".state_{name}")
+        with open(tmp, "w") as f:
+            f.write(what)
+        os.replace(tmp, os.path.join(control, f"state_{name}"))
+
+    for name in names:
+        mark(name, "up")
+    print("ready", *[ports[n] for n in names], flush=True)
+    while True:
+        for name in names:
+            want_down = os.path.exists(os.path.join(control, f"down_{name}"))
+            if want_down and socks[name] is not None:
+                socks[name].close()
+                socks[name] = None
+                mark(name, "down")
+            elif not want_down and socks[name] is None:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                for _ in range(500):
+                    try:
+                        s.bind(("127.0.0.1", ports[name]))
+                        break
+                    except OSError:
+                        time.sleep(0.01)
+                s.listen(1024)
+                socks[name] = s
+                mark(name, "up")
+        live = [s for s in socks.values() if s is not None]
+        # Flags are looked at 50 times a second (and after every accept):
+        # cheap enough to leave the benchmark's CPU alone.
+        ready = select.select(live, [], [], 0.02)[0] if live else (time.sleep(0.02) or [])
+        for s in ready:
+            try:
+                conn, _ = s.accept()
+                conn.close()
+            except OSError:
+                pass
+
+
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     kind = sys.argv[1]
@@ -140,6 +244,8 @@ if __name__ == "__main__":
         http_stub(sys.argv[2])
     elif kind == "sink":
         sink(sys.argv[2])
+    elif kind == "tcp":
+        tcp(sys.argv[2], sys.argv[3:])
     elif kind == "hung":
         hung(int(sys.argv[2]))
     else:

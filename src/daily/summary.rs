@@ -1089,6 +1089,25 @@ mod tests {
     }
 
     #[test]
+    fn an_incident_counts_the_repairs_of_its_check_from_its_start_to_its_end_inclusive() {
+        let log = vec![
+            event(400, "redis", "repair", None),
+            event(300, "redis", "down", None),
+            event(300, "redis", "repair", None),
+            event(290, "database", "repair", None),
+            event(280, "redis", "repair", None),
+            event(250, "redis", "repair", None),
+            event(250, "redis", "up", Some(50)),
+            event(200, "redis", "repair", None),
+            event(100, "redis", "down", None),
+            event(90, "redis", "repair", None),
+        ];
+        let s = summarise(&day(), &log, now(), Duration::hours(24), 300);
+        let got: Vec<(&str, usize)> = s.incidents.iter().map(|i| (i.check.as_str(), i.repairs)).collect();
+        assert_eq!(got, vec![("redis", 3), ("redis", 1)]);
+    }
+
+    #[test]
     fn incidents_pair_down_and_up_and_keep_the_ongoing_ones() {
         let log = vec![
             // Before the window, over before it: left out.
