@@ -62,6 +62,10 @@ fn check(facts: &Facts, program: &Path, now: DateTime<Utc>) -> (CheckStatus, Str
             let mut installed = Vec::new();
             for agent in [Agent::Monitor, Agent::Daily] {
                 let def = AgentDef::new(&facts.loaded.config, agent);
+                // Not installed: nothing to ask launchd (each ask is a process).
+                if !dir.join(def.file_name()).is_file() {
+                    continue;
+                }
                 let st = agents::agent_status(&facts.paths, &facts.loaded, &def, Some(dir), lc.as_ref());
                 if !st.installed {
                     continue;
