@@ -21,6 +21,23 @@ use crate::state::{self, NotificationKind, State};
 
 pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     let started = Instant::now();
+    let mut pinged = false;
+    let result = run_pinging(paths, loaded, args, started, &mut pinged);
+    // A run that stopped early (the state lock held, an unwritable folder)
+    // still tells the dead man's switch that it failed (SPEC §7.4).
+    if let (false, Err(e)) = (pinged, &result) {
+        let outcome = crate::pings::Outcome {
+            status: Status::Critical,
+            failed: true,
+            summary: crate::secret::scrub(&e.0),
+            duration: started.elapsed(),
+        };
+        crate::pings::send_all(&loaded.config.ping, crate::pings::On::Heartbeat, &outcome);
+    }
+    result
+}
+
+fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, pinged: &mut bool) -> Result<u8> {
     let cfg = &loaded.config;
     log::info("=== OPS-Atomic Monitor Starting ===");
     if let Some(path) = loaded.named_file() {
@@ -234,6 +251,7 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     let summary = summary(status, &results);
     let outcome = crate::pings::Outcome { status, failed: !failures.is_empty(), summary, duration: started.elapsed() };
     crate::pings::send_all(&cfg.ping, crate::pings::On::Heartbeat, &outcome);
+    *pinged = true;
     if !failures.is_empty() {
         return Err(fail!("{}", failures.join("; ")));
     }

@@ -487,3 +487,28 @@ fn an_unknown_key_in_notify_names_it_with_line_and_column() {
     assert!(run.stderr.contains("notify[0].url is missing: a slack channel needs the incoming-webhook URL"), "{run}");
     assert!(run.stderr.contains("notify[0].command: a slack channel does not use this key"), "{run}");
 }
+
+#[test]
+fn a_run_stopped_by_a_held_lock_still_pings_fail() {
+    let api = HttpStub::start();
+    let stub = HttpStub::start();
+    stub.route("/hc/fail", Route::ok("OK"));
+    let root = setup(&api, &format!("[[ping]]\nname = \"hc\"\nurl = \"{}\"\n", stub.url("/hc")));
+    up(&api);
+    let lock = root.write("g/state/ops_atomic_monitor.lock", "");
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("flock (util-linux) is needed by this test");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let run = ops(&root).arg("heartbeat").env("OPS_ATOMIC_LOCK_WAIT_MS", "200").run();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    run.expect_code(3);
+    let fail = stub.requests_to("/hc/fail");
+    assert_eq!(fail.len(), 1, "the dead man's switch did not hear that the run failed: {run}");
+    assert!(fail[0].body_text().contains("state lock"), "{}", fail[0].body_text());
+    assert!(stub.requests_to("/hc").is_empty(), "a failed run pinged success");
+}
