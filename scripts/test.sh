@@ -104,7 +104,8 @@ find_redis >/dev/null || missing+=(redis-server)
 find_pg_bin >/dev/null || missing+=(postgresql)
 [ -x /usr/lib/nagios/plugins/check_dummy ] || missing+=(monitoring-plugins-basic)
 find_node_exporter >/dev/null || missing+=(prometheus-node-exporter)
-find_chromium >/dev/null || missing+=(chromium)
+# Chromium only recommends a font; without one the page would be screenshot without text.
+find_chromium >/dev/null || missing+=(chromium fonts-liberation)
 
 cleanup_install() {
   if [ -n "${created_policy:-}" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
