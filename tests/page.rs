@@ -311,12 +311,15 @@ fn row<'a>(dom: &'a str, id: &str) -> &'a str {
     &dom[at..end]
 }
 
-/// The classes of the `<rect>` slots of a row's bar, oldest first.
+/// The classes of the `<rect>` slots of a row's bar, oldest first. An ok
+/// slot carries no class (the bar's fill is ok's), which keeps a week's
+/// page small.
 fn slot_classes(row: &str) -> Vec<String> {
     row.split("<rect ")
         .skip(1)
         .map(|r| {
-            let c = r.split("class=\"").nth(1).and_then(|c| c.split('"').next()).unwrap_or_default();
+            let tag = r.split('>').next().unwrap_or_default();
+            let c = tag.split("class=\"").nth(1).and_then(|c| c.split('"').next()).unwrap_or("ok");
             c.to_string()
         })
         .collect()
