@@ -186,10 +186,23 @@ pub fn write(
     let lines = crate::history::read(paths)?.lines;
     // Every event: an incident open when the window begins needs its `down`.
     let events = crate::events::read(paths, None)?;
+    write_from(paths, cfg, now, since, output, &lines, &events)
+}
+
+/// [`write`] over history lines and events already read (the daily run has them).
+fn write_from(
+    paths: &Paths,
+    cfg: &Config,
+    now: DateTime<Utc>,
+    since: Duration,
+    output: Option<&Path>,
+    lines: &[crate::history::Line],
+    events: &[crate::events::Event],
+) -> Result<(PathBuf, Option<String>)> {
     let state = crate::state::peek(paths);
     let interval_s = cfg.launchd.interval_s;
     let slot_s = summary::slot_width(since.num_seconds().max(1), interval_s.max(1));
-    let s = summary::summarise_in(&lines, &events, now, since, interval_s, slot_s);
+    let s = summary::summarise_in(lines, events, now, since, interval_s, slot_s);
     let idents: Vec<Ident> =
         cfg.checks().into_iter().filter(|(_, c)| c.enabled()).flat_map(|(_, c)| c.idents()).collect();
     let path = match output {
@@ -214,7 +227,22 @@ pub fn write(
 /// daily run and a heartbeat that opened or closed an incident. A failure
 /// is a WARN: the page is a view, never the run's outcome.
 pub fn refresh(paths: &Paths, cfg: &Config, now: DateTime<Utc>) {
-    match write(paths, cfg, now, Duration::days(DEFAULT_WINDOW_DAYS), None) {
+    said(write(paths, cfg, now, Duration::days(DEFAULT_WINDOW_DAYS), None));
+}
+
+/// [`refresh`] over history lines and events already read.
+pub fn refresh_from(
+    paths: &Paths,
+    cfg: &Config,
+    now: DateTime<Utc>,
+    lines: &[crate::history::Line],
+    events: &[crate::events::Event],
+) {
+    said(write_from(paths, cfg, now, Duration::days(DEFAULT_WINDOW_DAYS), None, lines, events));
+}
+
+fn said(written: Result<(PathBuf, Option<String>)>) {
+    match written {
         Ok((path, problem)) => {
             if let Some(p) = problem {
                 crate::log::warn(&p);

@@ -263,7 +263,6 @@ pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
     day.phases.push(p);
     let p = run_phase(4, "Report", || report_phase(ctx, &mut day));
     day.phases.push(p);
-    crate::page::refresh(paths, cfg, now);
     let p = run_phase(5, "Notify", || notify::send(ctx, &mut day, args.no_notify));
     day.phases.push(p);
 
@@ -322,6 +321,8 @@ fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
     if let Some(slept) = slept_since_last_heartbeat(ctx) {
         summary.asleep_until_now(slept);
     }
+    // The status page over its week, from the same lines and events.
+    crate::page::refresh_from(ctx.paths, cfg, day.now, &lines, &events);
     let (deleted, kept, problems) =
         housekeeping::prune_reports(&ctx.paths.reports_dir(), day.now, cfg.daily.retention_days);
     (done.reports_deleted, done.reports_kept) = (deleted, kept);
