@@ -616,7 +616,8 @@ mod tests {
         assert!(!html.contains("<script>alert"), "markup from a service is escaped");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
         assert!(html.contains("Web &lt;b&gt;"));
-        assert_eq!(html.matches("<rect class=").count(), 288, "one slot per 5 minutes");
+        // A slot is a <rect> with a title (the legend's swatches have none).
+        assert_eq!(html.matches("</title></rect>").count(), 288, "one slot per 5 minutes");
         assert!(!html.contains("http://") && !html.contains("https://"), "no reference leaves the file");
     }
 

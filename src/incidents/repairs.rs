@@ -71,7 +71,12 @@ pub(super) fn decide_repairs(
             .checks_started_at
             .zip(rs.attempts.last())
             .is_some_and(|(started, last)| started < last.done_at.unwrap_or(last.at));
-        if stale {
+        // A repair still running (another heartbeat ordered it and runs it
+        // outside the state lock) is not judged yet: this failure neither
+        // counts nor orders a second one. One whose run died never records
+        // its end; after IN_FLIGHT it no longer holds anything back.
+        let in_flight = rs.attempts.last().is_some_and(|last| last.done_at.is_none() && now - last.at < IN_FLIGHT);
+        if stale || in_flight {
             continue;
         }
         if r.status != CheckStatus::Fail {
@@ -98,6 +103,10 @@ pub(super) fn decide_repairs(
         d.repairs.push(RepairOrder { check: r.id.clone(), name: r.name.clone(), at: now });
     }
 }
+
+/// How long an ordered repair counts as running when its end was never
+/// recorded: longer than a repair may run (60 s) plus the heartbeat's deadline.
+const IN_FLIGHT: Duration = Duration::minutes(3);
 
 /// "gave up: 3 repairs in the last hour".
 pub fn gave_up(n: usize) -> String {
@@ -299,6 +308,26 @@ mod tests {
         // A run that measured after it counts again.
         let fresh = Settings { repairs: RepairSettings { off: false, checks_started_at: Some(t(1)) }, ..SETTINGS };
         assert_eq!(decide(&mut st, &[result(F)], Status::Critical, &rules(1, 3), fresh, t(1)).repairs.len(), 1);
+    }
+
+    #[test]
+    fn a_repair_still_running_is_not_ordered_again() {
+        // Repairs run outside the state lock: heartbeats that measure while
+        // one runs (its end not recorded yet) neither count nor order.
+        let mut st = State::default();
+        let mut repairs = 0;
+        for i in 0..10 {
+            let now = t(0) + Duration::seconds(10 * i);
+            let measured =
+                Settings { repairs: RepairSettings { off: false, checks_started_at: Some(now) }, ..SETTINGS };
+            repairs += decide(&mut st, &[result(F)], Status::Critical, &rules(1, 3), measured, now).repairs.len();
+        }
+        assert_eq!(repairs, 1, "one failure, one repair, however many heartbeats measured while it ran");
+        // A repair whose end was never recorded (its run was killed) holds
+        // nothing back once it has been running longer than any repair can.
+        let later = t(0) + Duration::minutes(4);
+        let measured = Settings { repairs: RepairSettings { off: false, checks_started_at: Some(later) }, ..SETTINGS };
+        assert_eq!(decide(&mut st, &[result(F)], Status::Critical, &rules(1, 3), measured, later).repairs.len(), 1);
     }
 
     #[test]
