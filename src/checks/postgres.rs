@@ -204,6 +204,7 @@ fn connect_upstream(pg: &postgres::Config, deadline: Instant, timeout: Duration)
 mod guard {
     use std::io::{self, Read, Write};
     use std::net::Shutdown;
+    use std::os::fd::AsRawFd;
     use std::os::unix::net::{UnixListener, UnixStream};
     use std::path::{Path, PathBuf};
     use std::sync::{Arc, Mutex};
@@ -325,7 +326,12 @@ mod guard {
             match listener.accept() {
                 Ok((c, _)) => break c,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1))
+                    // Wait for the client's connect itself, not a fixed nap.
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                    let mut fd = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                    // SAFETY: one valid pollfd for the listener, which outlives the call.
+                    unsafe { libc::poll(&mut fd, 1, ms) };
                 }
                 Err(_) => return server.shutdown(),
             }
@@ -355,10 +361,19 @@ mod guard {
     /// Relays server messages one by one; `Err` is a verdict on a reply
     /// too large. The end of either connection ends the relay quietly.
     pub fn relay_replies(server: &mut impl Read, client: &mut impl Write) -> Result<(), String> {
+        // Buffered both ways: a startup is a dozen small messages, which
+        // would otherwise be two reads and two writes each. What was read is
+        // handed on before waiting for more, so nothing is held back.
+        let mut server = io::BufReader::with_capacity(64 * 1024, server);
+        let mut client = io::BufWriter::with_capacity(64 * 1024, client);
         let mut total: u64 = 0;
         let mut header = [0u8; 5];
         loop {
+            if server.buffer().is_empty() && client.flush().is_err() {
+                return Ok(());
+            }
             if server.read_exact(&mut header).is_err() {
+                let _ = client.flush();
                 return Ok(());
             }
             let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
@@ -377,9 +392,12 @@ mod guard {
             if client.write_all(&header).is_err() {
                 return Ok(());
             }
-            match io::copy(&mut server.take(body as u64), client) {
+            match io::copy(&mut (&mut server).take(body as u64), &mut client) {
                 Ok(n) if n == body as u64 => {}
-                _ => return Ok(()),
+                _ => {
+                    let _ = client.flush();
+                    return Ok(());
+                }
             }
         }
     }
