@@ -84,34 +84,15 @@ fn usage_errors_still_exit_3() {
     ops(&root).args(["completions", "--help"]).run().expect_code(0);
 }
 
-/// Runs `init` with stdout on a pseudo-terminal (util-linux `script`) and
-/// returns what it printed.
+/// Runs `init` with stdout on a pseudo-terminal and returns what it printed.
 fn init_on_a_terminal(root: &TestRoot, no_color: Option<&str>) -> String {
-    let mut cmd = ops(root)
+    ops(root)
         .arg("init")
         .arg("--force")
         .env("OPS_ATOMIC_INIT_REDIS_ADDR", format!("127.0.0.1:{}", free_port()))
         .env("OPS_ATOMIC_INIT_PG_ADDR", format!("127.0.0.1:{}", free_port()))
-        .env_remove("NO_COLOR")
-        .command();
-    if let Some(v) = no_color {
-        cmd.env("NO_COLOR", v);
-    }
-    let line: Vec<String> = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
-        .collect();
-    let mut script = Command::new("script");
-    script.args(["-qec", &line.join(" "), "/dev/null"]).current_dir(root.dir());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => script.env(k, v),
-            None => script.env_remove(k),
-        };
-    }
-    let out = script.output().expect("run script(1) from util-linux");
-    assert!(out.status.success(), "init on a terminal failed: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .current_dir(root.dir())
+        .run_on_terminal(no_color)
 }
 
 #[test]

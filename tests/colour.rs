@@ -4,32 +4,11 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 /// Runs `args` with stdout on a pseudo-terminal and returns what it printed.
 fn on_a_terminal(root: &TestRoot, args: &[&str], no_color: Option<&str>) -> String {
-    let mut cmd = ops(root).args(args).env_remove("NO_COLOR").command();
-    if let Some(v) = no_color {
-        cmd.env("NO_COLOR", v);
-    }
-    let line: Vec<String> = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
-        .collect();
-    let mut script = Command::new("script");
-    script.args(["-qec", &line.join(" "), "/dev/null"]).current_dir(root.dir());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => script.env(k, v),
-            None => script.env_remove(k),
-        };
-    }
-    let out = script.output().expect("run script(1) from util-linux");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{args:?} on a terminal failed: {text}");
-    text
+    ops(root).args(args).current_dir(root.dir()).run_on_terminal(no_color)
 }
 
 fn red(word: &str) -> String {

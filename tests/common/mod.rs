@@ -360,6 +360,35 @@ impl Ops {
         cmd
     }
 
+    /// Run with stdout on a pseudo-terminal (util-linux `script`), `NO_COLOR`
+    /// set to `no_color` or unset; returns what it printed. Panics when the
+    /// command fails.
+    pub fn run_on_terminal(self, no_color: Option<&str>) -> String {
+        let mut cmd = self.env_remove("NO_COLOR").command();
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let line: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+            .collect();
+        let mut script = Command::new("script");
+        script.args(["-qec", &line.join(" "), "/dev/null"]);
+        if let Some(dir) = cmd.get_current_dir() {
+            script.current_dir(dir);
+        }
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => script.env(k, v),
+                None => script.env_remove(k),
+            };
+        }
+        let out = script.output().expect("run script(1) from util-linux");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{line:?} on a terminal failed: {text}");
+        text
+    }
+
     /// Run to completion; panics (with all output so far) past the time limit.
     pub fn run(self) -> Run {
         let mut cmd = self.command();
