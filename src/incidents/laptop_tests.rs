@@ -2,7 +2,7 @@
 //! five minutes apart.
 
 use super::*;
-use crate::checks::{CheckResult, CheckStatus, Ident, Severity};
+use crate::checks::{CheckResult, CheckStatus};
 use crate::exit::Status;
 use crate::incidents::{Decision, Rules, Settings, decide_with};
 use crate::state::NotificationKind;
@@ -16,22 +16,7 @@ const SETTINGS: Settings = Settings {
     repairs: crate::incidents::RepairSettings { off: false, checks_started_at: None },
 };
 
-fn t(i: usize) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-10-27T17:00:00Z").unwrap().with_timezone(&Utc)
-        + chrono::Duration::minutes(5 * i as i64)
-}
-
-fn result(id: &str, status: CheckStatus) -> CheckResult {
-    let who = Ident {
-        id: id.into(),
-        name: id.to_uppercase(),
-        kind: "api",
-        section: "API Endpoints",
-        severity: Severity::Critical,
-        target: String::new(),
-    };
-    CheckResult::new(&who, status, if status == CheckStatus::Fail { "connection refused" } else { "fine" })
-}
+use crate::incidents::tests::{result, t};
 
 fn rules(_: &str) -> Rules {
     Rules { failure_threshold: 2, success_threshold: 1, notify: true, repair: None }

@@ -6,11 +6,13 @@ use crate::state::Silence;
 
 const T0: &str = "2025-10-27T17:00:00Z";
 
-fn t(i: usize) -> DateTime<Utc> {
+/// The `i`-th heartbeat, five minutes apart (shared by the incident tests).
+pub(super) fn t(i: usize) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(T0).unwrap().with_timezone(&Utc) + Duration::minutes(5 * i as i64)
 }
 
-fn result(id: &str, status: CheckStatus) -> CheckResult {
+/// A critical check's result, its name the id in capitals.
+pub(super) fn result(id: &str, status: CheckStatus) -> CheckResult {
     let who = Ident {
         id: id.into(),
         name: id.to_uppercase(),
