@@ -88,6 +88,35 @@ fn init_finds_real_redis_and_postgres_and_what_it_writes_runs_healthy() {
     run.expect_code(0);
 }
 
+/// Whether nothing listens on this loopback port now.
+fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn without_the_override_init_looks_on_the_default_ports() {
+    // A real redis-server on 6379 and PostgreSQL on 5432 when those ports
+    // are free (a fresh machine, CI); where something already listens there,
+    // that is what init must find, and say so.
+    let root = TestRoot::new();
+    let redis = port_free(6379).then(|| Redis::start_on(6379));
+    let pg = port_free(5432).then(|| Postgres::start_on(5432));
+    let run = ops(&root).arg("init").env_remove(REDIS_ADDR).env_remove(PG_ADDR).run();
+    run.expect_code(0);
+    assert!(run.stdout.contains("127.0.0.1:6379"), "init did not look on Redis's default port:\n{run}");
+    assert!(run.stdout.contains("127.0.0.1:5432"), "init did not look on PostgreSQL's default port:\n{run}");
+    let c = written(&root);
+    if redis.is_some() {
+        assert_eq!(c["redis"]["enabled"].as_bool(), Some(true), "{run}");
+        assert_eq!(c["redis"]["url"].as_str(), Some("redis://127.0.0.1:6379"));
+    }
+    if pg.is_some() {
+        assert_eq!(c["database"]["enabled"].as_bool(), Some(true), "{run}");
+        assert_eq!(c["database"]["url"].as_str(), Some("postgresql://127.0.0.1:5432/postgres"));
+    }
+    ops(&root).args(["config", "check"]).run().expect_code(0);
+}
+
 #[test]
 fn with_nothing_listening_both_checks_are_written_off_and_still_valid() {
     let root = TestRoot::new();

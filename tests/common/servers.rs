@@ -33,15 +33,21 @@ pub struct Redis {
 impl Redis {
     /// Start without a password; returns once it answers PING.
     pub fn start() -> Redis {
-        Redis::launch(None)
+        Redis::launch(None, None)
     }
 
     /// Start with `--requirepass password`; [`Redis::url`] then carries it.
     pub fn start_with_password(password: &str) -> Redis {
-        Redis::launch(Some(password))
+        Redis::launch(Some(password), None)
     }
 
-    fn launch(password: Option<&str>) -> Redis {
+    /// Start on this port (its default, 6379, for `init`'s test); panics
+    /// when the port is taken.
+    pub fn start_on(port: u16) -> Redis {
+        Redis::launch(None, Some(port))
+    }
+
+    fn launch(password: Option<&str>, fixed: Option<u16>) -> Redis {
         let program = guard::find_program(
             "redis-server",
             "OPS_ATOMIC_REDIS_SERVER",
@@ -50,7 +56,7 @@ impl Redis {
         let mut last_log = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let dir = TempDir::new("redis");
-            let port = free_port();
+            let port = fixed.unwrap_or_else(free_port);
             let mut args: Vec<OsString> = [
                 "--port",
                 &port.to_string(),
@@ -88,7 +94,7 @@ impl Redis {
             }
             last_log = redis.log();
             // Retry only when the port was taken between free_port() and bind.
-            if !last_log.contains("Address already in use") {
+            if fixed.is_some() || !last_log.contains("Address already in use") {
                 break;
             }
         }
@@ -212,12 +218,22 @@ impl Postgres {
 
     /// A cluster of one's own, stopped and removed on drop.
     pub fn start() -> Postgres {
+        Postgres::launch(None)
+    }
+
+    /// Start on this port (its default, 5432, for `init`'s test); panics
+    /// when the port is taken.
+    pub fn start_on(port: u16) -> Postgres {
+        Postgres::launch(Some(port))
+    }
+
+    fn launch(fixed: Option<u16>) -> Postgres {
         let bin = pg_bin_dir();
         let mut last_log = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let dir = guard::server_temp_dir("pg");
             initdb(&bin, dir.path());
-            let port = free_port();
+            let port = fixed.unwrap_or_else(free_port);
             let data = dir.path().join("data");
             let args: Vec<OsString> = vec![
                 "-D".into(),
@@ -255,7 +271,7 @@ impl Postgres {
                 return pg;
             }
             last_log = pg.log();
-            if !last_log.contains("already in use") {
+            if fixed.is_some() || !last_log.contains("already in use") {
                 break;
             }
         }
