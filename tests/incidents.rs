@@ -37,10 +37,6 @@ fn heartbeat(root: &TestRoot) -> Run {
     ops(root).arg("heartbeat").run()
 }
 
-fn titles(sink: &WebhookSink) -> Vec<String> {
-    sink.posts().iter().map(|p| p.json["embeds"][0]["title"].as_str().unwrap_or_default().to_string()).collect()
-}
-
 #[test]
 fn redis_and_postgresql_failing_in_turn_each_get_their_own_story() {
     let redis = Redis::start();
@@ -63,7 +59,7 @@ fn redis_and_postgresql_failing_in_turn_each_get_their_own_story() {
     config(&root, &sink, &redis, pg, true, true, "");
     heartbeat(&root).expect_code(0);
 
-    let t = titles(&sink);
+    let t = sink.titles();
     assert_eq!(t.len(), 4, "{t:#?}");
     assert_eq!(t[0], "❌ Redis down on mac-mini");
     assert_eq!(t[1], "❌ Database down on mac-mini");
@@ -136,7 +132,7 @@ fn a_service_failing_two_runs_of_three_flaps_and_then_settles() {
             heartbeat(&root);
         }
     }
-    let t = titles(&sink);
+    let t = sink.titles();
     assert_eq!(t.len(), 1, "{t:#?}");
     assert!(t[0].starts_with("⚠️ Redis flapping on mac-mini ("), "{}", t[0]);
     assert_eq!(sink.posts()[0].json["embeds"][0]["color"], 15105570);
@@ -145,7 +141,7 @@ fn a_service_failing_two_runs_of_three_flaps_and_then_settles() {
     for _ in 0..10 {
         heartbeat(&root);
     }
-    let t = titles(&sink);
+    let t = sink.titles();
     assert_eq!(t.len(), 2, "{t:#?}");
     assert_eq!(t[1], "✅ Redis stable again on mac-mini");
 }
@@ -179,7 +175,7 @@ fn a_silenced_check_is_recorded_not_sent_and_alerts_when_the_silence_is_cleared(
     // Cleared while still DOWN: the next heartbeat announces it.
     ops(&root).args(["silence", "--clear", "redis"]).run().expect_code(0);
     heartbeat(&root).expect_code(2);
-    assert_eq!(titles(&sink), ["❌ Redis down on mac-mini"]);
+    assert_eq!(sink.titles(), ["❌ Redis down on mac-mini"]);
     let events = ops(&root).args(["events", "--type", "silenced", "--type", "unsilenced"]).run();
     assert!(events.stdout.contains("Redis: silenced"), "{events}");
     assert!(events.stdout.contains("Redis: unsilenced — silence cleared [upgrading redis]"), "{events}");

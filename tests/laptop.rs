@@ -48,10 +48,6 @@ fn heartbeat(root: &TestRoot) -> Run {
     ops(root).arg("heartbeat").run()
 }
 
-fn titles(sink: &WebhookSink) -> Vec<String> {
-    sink.posts().iter().map(|p| p.json["embeds"][0]["title"].as_str().unwrap_or_default().to_string()).collect()
-}
-
 fn events(root: &TestRoot, kinds: &[&str]) -> Vec<Value> {
     let mut args = vec!["events", "--json"];
     for k in kinds {
@@ -80,7 +76,7 @@ fn a_dependency_alerts_for_what_depends_on_it_then_each_goes_its_own_way() {
     config(&root, &sink, &redis, pg, (false, false), "", "");
     heartbeat(&root).expect_code(2);
     heartbeat(&root).expect_code(2);
-    assert_eq!(titles(&sink), ["❌ Database down on mac-mini; also failing because of it: Redis"]);
+    assert_eq!(sink.titles(), ["❌ Database down on mac-mini; also failing because of it: Redis"]);
     let body = sink.posts()[0].text();
     assert!(body.contains("Also failing because of it") && body.contains("Redis"), "{body}");
     let state = root.state();
@@ -99,7 +95,7 @@ fn a_dependency_alerts_for_what_depends_on_it_then_each_goes_its_own_way() {
     // The database is back, Redis is still down: now Redis alerts on its own.
     config(&root, &sink, &redis, pg, (false, true), "", "");
     heartbeat(&root).expect_code(2);
-    let t = titles(&sink);
+    let t = sink.titles();
     assert_eq!(t.len(), 2, "{t:#?}");
     assert_eq!(t[1], "❌ Redis down on mac-mini");
     assert!(sink.posts()[1].text().contains("Back up"), "the database's recovery rides along");
@@ -107,7 +103,7 @@ fn a_dependency_alerts_for_what_depends_on_it_then_each_goes_its_own_way() {
     // Both back: one green recovery.
     config(&root, &sink, &redis, pg, (true, true), "", "");
     heartbeat(&root).expect_code(0);
-    let t = titles(&sink);
+    let t = sink.titles();
     assert_eq!(t.len(), 3, "{t:#?}");
     assert!(t[2].starts_with("✅ Redis back up on mac-mini after "), "{}", t[2]);
     assert_eq!(sink.posts()[2].json["embeds"][0]["color"], 3066993);
@@ -141,7 +137,7 @@ fn quiet_hours_hold_an_incident_and_its_recovery_then_send_one_digest() {
     assert!(run.stdout.contains("Quiet hours") && run.stdout.contains("held"), "{run}");
     config(&root, &sink, &redis, pg, (true, true), &quiet, "");
     heartbeat(&root).expect_code(0);
-    assert!(sink.posts().is_empty(), "quiet hours let a message through: {:?}", titles(&sink));
+    assert!(sink.posts().is_empty(), "quiet hours let a message through: {:?}", sink.titles());
     let pending = root.state()["pending_notifications"].as_array().unwrap().clone();
     let kinds: Vec<&str> = pending.iter().map(|p| p["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["alert", "recovery"]);
@@ -153,7 +149,7 @@ fn quiet_hours_hold_an_incident_and_its_recovery_then_send_one_digest() {
     let later = format!("quiet_hours = \"{}\"\nquiet_allow = []", span(2, 3));
     config(&root, &sink, &redis, pg, (true, true), &later, "");
     heartbeat(&root).expect_code(0);
-    let t = titles(&sink);
+    let t = sink.titles();
     assert_eq!(t.len(), 1, "{t:#?}");
     assert!(t[0].starts_with("📋 Digest for mac-mini: Redis down "), "{}", t[0]);
     assert!(t[0].ends_with(", back up"), "{}", t[0]);
@@ -174,7 +170,7 @@ fn quiet_hours_hold_an_incident_and_its_recovery_then_send_one_digest() {
     config(&root, &sink, &redis, pg, (false, true), &allow, "");
     heartbeat(&root).expect_code(2);
     heartbeat(&root).expect_code(2);
-    assert_eq!(titles(&sink).last().unwrap(), "❌ Redis down on mac-mini");
+    assert_eq!(sink.titles().last().unwrap(), "❌ Redis down on mac-mini");
 }
 
 #[test]
@@ -192,7 +188,7 @@ fn a_maintenance_window_silences_its_checks_and_its_end_announces_what_is_still_
     for _ in 0..3 {
         heartbeat(&root).expect_code(2);
     }
-    assert!(sink.posts().is_empty(), "{:?}", titles(&sink));
+    assert!(sink.posts().is_empty(), "{:?}", sink.titles());
     let silenced = events(&root, &["silenced"]);
     assert_eq!(silenced.len(), 1, "{silenced:?}");
     assert_eq!(silenced[0]["check"], "database");
@@ -204,7 +200,7 @@ fn a_maintenance_window_silences_its_checks_and_its_end_announces_what_is_still_
     config(&root, &sink, &redis, pg, (true, false), "", "");
     heartbeat(&root).expect_code(2);
     heartbeat(&root).expect_code(2);
-    assert_eq!(titles(&sink), ["❌ Database down on mac-mini"]);
+    assert_eq!(sink.titles(), ["❌ Database down on mac-mini"]);
     let unsilenced = events(&root, &["unsilenced"]);
     assert_eq!(unsilenced.len(), 1);
     assert_eq!(unsilenced[0]["reason"], "nightly backup");

@@ -437,23 +437,24 @@ impl Summary {
 /// narrowest of [`CELL_WIDTHS`] that is at least one heartbeat interval and
 /// fits in [`MAX_SLOTS`]: 5 min for 24 h, 1 h for 7 d (SPEC §14).
 pub fn slot_width(window_s: i64, interval_s: u64) -> i64 {
-    let interval = interval_s as i64;
-    CELL_WIDTHS
-        .iter()
-        .copied()
-        .find(|&w| w >= interval && cells(window_s, w) <= MAX_SLOTS as usize)
-        .unwrap_or_else(|| ceil_div(ceil_div(window_s, MAX_SLOTS), 86_400).max(1) * 86_400)
+    width_within(window_s, interval_s, MAX_SLOTS)
 }
 
 /// The timeline's cell width for a window (both in seconds): see [`CELL_WIDTHS`].
 pub fn cell_width(window_s: i64, interval_s: u64) -> i64 {
+    width_within(window_s, interval_s, MAX_CELLS)
+}
+
+/// The narrowest of [`CELL_WIDTHS`] at least one interval wide that covers
+/// the window in at most `most` cells.
+fn width_within(window_s: i64, interval_s: u64, most: i64) -> i64 {
     let interval = interval_s as i64;
     CELL_WIDTHS
         .iter()
         .copied()
-        .find(|&w| w >= interval && cells(window_s, w) <= MAX_CELLS as usize)
+        .find(|&w| w >= interval && cells(window_s, w) <= most as usize)
         // Longer than any width fits: whole days, as many as it takes.
-        .unwrap_or_else(|| ceil_div(ceil_div(window_s, MAX_CELLS), 86_400).max(1) * 86_400)
+        .unwrap_or_else(|| ceil_div(ceil_div(window_s, most), 86_400).max(1) * 86_400)
 }
 
 /// How many cells of `cell_s` cover the window (the last one may be partial).

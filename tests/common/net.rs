@@ -468,6 +468,11 @@ impl WebhookSink {
         self
     }
 
+    /// The embed titles of every POST, in arrival order: what a phone shows.
+    pub fn titles(&self) -> Vec<String> {
+        self.posts().iter().map(|p| p.json["embeds"][0]["title"].as_str().unwrap_or_default().to_string()).collect()
+    }
+
     /// Every POST to the webhook path, in arrival order (including ones
     /// answered with an error or left hanging).
     pub fn posts(&self) -> Vec<WebhookPost> {
