@@ -180,9 +180,7 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
     }
     // Delivery waits on the network, so it runs without the state lock.
     let delivery = queue::deliver(paths, &channels, args.no_notify)?;
-    if let Some(fresh) = state::peek(paths) {
-        st.pending_notifications = fresh.pending_notifications;
-    }
+    st.pending_notifications = delivery.pending.clone();
     st.last_delivery_error = delivery.last_error.clone();
     let sent: Vec<NotificationKind> = delivery.delivered.iter().map(|d| d.kind).collect();
 

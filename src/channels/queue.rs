@@ -28,8 +28,8 @@ pub const BUDGET: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub delivered: Vec<Delivered>,
-    /// Messages still queued after it.
-    pub pending: usize,
+    /// Messages still queued after it, oldest first.
+    pub pending: Vec<Notification>,
     /// Why the last delivery failed, while something is pending.
     pub last_error: Option<String>,
     /// Another run was delivering: this one sent nothing.
@@ -50,13 +50,13 @@ pub struct Outcome {
 pub fn deliver(paths: &Paths, channels: &[&dyn Channel], no_notify: bool) -> Result<Outcome> {
     let peek = |o: &mut Outcome| {
         if let Some(st) = state::peek(paths) {
-            o.pending = st.pending_notifications.len();
+            o.pending = st.pending_notifications;
             o.last_error = st.last_delivery_error;
         }
     };
     let mut outcome = Outcome::default();
     peek(&mut outcome);
-    let n = outcome.pending;
+    let n = outcome.pending.len();
     if n == 0 {
         return Ok(outcome);
     }

@@ -159,9 +159,9 @@ fn queue_and_deliver(ctx: &Setup, day: &mut Day, decided: bool, no_notify: bool)
     day.notify = Delivery {
         decided,
         delivered: delivery.delivered.iter().map(|d| d.kind).collect(),
-        pending: delivery.pending,
+        pending: delivery.pending.len(),
         error: delivery.last_error,
-        held: crate::state::peek(ctx.paths).map_or(0, |s| s.pending_notifications.iter().filter(|n| n.held).count()),
+        held: delivery.pending.iter().filter(|n| n.held).count(),
     };
     Ok(())
 }
