@@ -29,24 +29,47 @@ pub fn render(templates_dir: &Path, name: &str, context: &tera::Context) -> Resu
         .find(|(n, _)| *n == name)
         .map(|(_, t)| *t)
         .ok_or_else(|| fail!("no built-in template named {name}"))?;
-    let override_path = templates_dir.join(format!("{name}.tera"));
-    let mut problem = None;
-    if let Ok(text) = std::fs::read_to_string(&override_path) {
-        match render_str(name, &text, context) {
-            Ok(out) => return Ok((out, None)),
-            Err(e) => {
-                problem = Some(format!(
-                    "template {} is broken ({e}); used the built-in one instead: fix or delete the file",
-                    override_path.display()
-                ))
-            }
-        }
-    }
+    let problem = match render_override(templates_dir, name, || Ok(context.clone())) {
+        Some(Ok(out)) => return Ok((out, None)),
+        Some(Err(why)) => Some(why),
+        None => None,
+    };
     let out = render_str(name, builtin, context).map_err(|e| fail!("built-in template {name} failed: {e}"))?;
     Ok((out, problem))
 }
 
-fn render_str(name: &str, text: &str, context: &tera::Context) -> std::result::Result<String, String> {
+/// Like [`render`], for a template whose built-in text is also written in
+/// Rust (`builtin`, which must give the same bytes): tera runs only for an
+/// override, with `view`'s fields as its names.
+pub fn render_or(
+    templates_dir: &Path,
+    name: &str,
+    view: &impl serde::Serialize,
+    builtin: impl FnOnce() -> String,
+) -> Result<(String, Option<String>)> {
+    let context = || tera::Context::from_serialize(view).map_err(|e| chain(&e));
+    match render_override(templates_dir, name, context) {
+        Some(Ok(out)) => Ok((out, None)),
+        Some(Err(why)) => Ok((builtin(), Some(why))),
+        None => Ok((builtin(), None)),
+    }
+}
+
+/// The override `<templates_dir>/<name>.tera` rendered, when the file
+/// exists: its text, or why it is broken.
+fn render_override(
+    templates_dir: &Path,
+    name: &str,
+    context: impl FnOnce() -> std::result::Result<tera::Context, String>,
+) -> Option<std::result::Result<String, String>> {
+    let path = templates_dir.join(format!("{name}.tera"));
+    let text = std::fs::read_to_string(&path).ok()?;
+    Some(context().and_then(|c| render_str(name, &text, &c)).map_err(|e| {
+        format!("template {} is broken ({e}); used the built-in one instead: fix or delete the file", path.display())
+    }))
+}
+
+pub(crate) fn render_str(name: &str, text: &str, context: &tera::Context) -> std::result::Result<String, String> {
     let mut t = tera::Tera::default();
     // Markdown goes out as written; HTML (the status page) is escaped.
     t.autoescape_on(vec![".html"]);

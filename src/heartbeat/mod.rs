@@ -1,9 +1,10 @@
 //! `ops-atomic heartbeat`: checks → state → notifications → report (SPEC §4).
 
+mod report;
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde::Serialize;
 use serde_json::json;
 
 use crate::channels::queue;
@@ -16,7 +17,6 @@ use crate::history;
 use crate::incidents;
 use crate::log;
 use crate::paths::Paths;
-use crate::report;
 use crate::state::{self, NotificationKind, State};
 
 pub fn run(paths: &Paths, loaded: &Loaded, args: RunArgs) -> Result<u8> {
@@ -66,7 +66,7 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
 
     // Step 5: state, notifications and history, under the lock.
     let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
-    let reserved = report::reserve(&paths.reports_dir(), "heartbeat", now);
+    let reserved = crate::report::reserve(&paths.reports_dir(), "heartbeat", now);
     let report_name = reserved.file_name();
     let channels = cfg.channels();
     let lock = state::lock(paths, state::lock_wait(), "heartbeat")?;
@@ -186,9 +186,9 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
 
     // Step 6: the report. Its failure exits 3, but the state above stands.
     let duration_ms = started.elapsed().as_millis() as u64;
-    let text = render_report(paths, cfg, &st, status, &results, duration_ms, now)?;
+    let text = report::render(paths, cfg, &st, status, &results, duration_ms, now)?;
     let report_path = reserved.path.clone();
-    match report::write(&reserved, &text) {
+    match crate::report::write(&reserved, &text) {
         Ok(()) => log::info(&format!("Report generated: {report_name}")),
         Err(e) => {
             log::error(&format!("{e} (make the folder writable; state and notifications were recorded)"));
@@ -246,7 +246,7 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
         });
         println!("{}", crate::secret::scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default()));
     }
-    let summary = summary(status, &results);
+    let summary = report::summary(status, &results);
     let outcome = crate::pings::Outcome { status, failed: !failures.is_empty(), summary, duration: started.elapsed() };
     crate::pings::send_all(&cfg.ping, crate::pings::On::Heartbeat, &outcome);
     *pinged = true;
@@ -312,27 +312,6 @@ fn capitalised(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }
 
-#[derive(Serialize)]
-struct Line<'a> {
-    emoji: &'static str,
-    name: &'a str,
-    message: &'a str,
-    latency_ms: u64,
-    status: &'static str,
-}
-
-fn lines<'a>(results: impl Iterator<Item = &'a CheckResult>) -> Vec<Line<'a>> {
-    results
-        .map(|r| Line {
-            emoji: r.status.emoji(),
-            name: &r.name,
-            message: &r.message,
-            latency_ms: r.latency_ms,
-            status: r.status.as_str(),
-        })
-        .collect()
-}
-
 /// Each check's incident rules by id: its own thresholds and `notify`,
 /// else `[monitor]`'s.
 fn rulebook(cfg: &Config) -> std::collections::HashMap<String, incidents::Rules> {
@@ -360,127 +339,5 @@ fn default_rules(cfg: &Config) -> incidents::Rules {
         success_threshold: cfg.monitor.recovery_threshold,
         notify: true,
         repair: None,
-    }
-}
-
-#[derive(Serialize)]
-struct Section<'a> {
-    title: &'static str,
-    checks: Vec<Line<'a>>,
-}
-
-fn render_report(
-    paths: &Paths,
-    cfg: &Config,
-    st: &State,
-    status: Status,
-    results: &[CheckResult],
-    duration_ms: u64,
-    now: chrono::DateTime<Utc>,
-) -> Result<String> {
-    let mut c = tera::Context::new();
-    c.insert("timestamp", &log::timestamp(now));
-    c.insert("status", status.as_str());
-    c.insert("emoji", status.emoji());
-    c.insert("duration_ms", &duration_ms);
-    c.insert("failures", &st.consecutive_failures);
-    c.insert("threshold", &cfg.monitor.alert_threshold);
-    c.insert("alert_active", &st.alert_active);
-    c.insert("incident_since", &st.first_failure_at.map(log::timestamp).unwrap_or_default());
-    c.insert("notifications", &cfg.notifications_target());
-    c.insert("pending", &st.pending_notifications.len());
-    let kinds: Vec<&str> = st.pending_notifications.iter().map(|n| n.kind.as_str()).collect();
-    c.insert("pending_kinds", &kinds.join(", "));
-    c.insert("delivery_error", &st.last_delivery_error.clone().unwrap_or_default());
-    let mut titles: Vec<&'static str> = Vec::new();
-    for r in results {
-        if !titles.contains(&r.section) {
-            titles.push(r.section);
-        }
-    }
-    let sections: Vec<Section> = titles
-        .into_iter()
-        .map(|title| Section { title, checks: lines(results.iter().filter(|r| r.section == title)) })
-        .collect();
-    c.insert("sections", &sections);
-    c.insert("summary", &summary(status, results));
-    c.insert("host", &cfg.monitor.host());
-    c.insert("local_time", &now.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S %Z").to_string());
-    c.insert("wrong", &wrong_first(st, results, now));
-    let silences: Vec<String> = st
-        .silences
-        .iter()
-        .filter(|s| s.until > now)
-        .map(|s| {
-            let who = s.check.as_deref().unwrap_or("every check");
-            let why = if s.reason.is_empty() { String::new() } else { format!(" ({})", s.reason) };
-            format!("{who} until {}{why}", log::timestamp(s.until))
-        })
-        .collect();
-    c.insert("silences", &silences.join("; "));
-    let (text, problem) = report::render(&paths.templates_dir(), "heartbeat.md", &c)?;
-    if let Some(p) = problem {
-        log::error(&p);
-    }
-    Ok(text)
-}
-
-/// A line of the report's "What is wrong" list.
-#[derive(Serialize)]
-struct Wrong {
-    emoji: &'static str,
-    name: String,
-    message: String,
-    target: String,
-    /// "DOWN since … (for …)" while an incident is open.
-    down: String,
-    silenced: bool,
-    /// What its repairs did lately (SPEC §12).
-    repair: String,
-}
-
-/// Every failing or warning check with where it looked, and every DOWN
-/// check with since when: what a person opening the report wants first.
-fn wrong_first(st: &State, results: &[CheckResult], now: chrono::DateTime<Utc>) -> Vec<Wrong> {
-    results
-        .iter()
-        .filter(|r| {
-            matches!(r.status, CheckStatus::Fail | CheckStatus::Warn) || st.checks.get(&r.id).is_some_and(|c| c.down)
-        })
-        .map(|r| {
-            let cs = st.checks.get(&r.id);
-            let mut down = match cs.filter(|c| c.down).and_then(|c| c.down_since) {
-                Some(t) => format!("DOWN since {} (for {})", log::timestamp(t), incidents::human_duration(now - t)),
-                None => String::new(),
-            };
-            if let Some(cause) = cs.and_then(|c| c.caused_by.as_ref()) {
-                let who = st.checks.get(cause).map_or(cause.as_str(), |c| c.name.as_str());
-                down = format!("{down}{}caused by {who}", if down.is_empty() { "" } else { ", " });
-            }
-            Wrong {
-                emoji: r.status.emoji(),
-                name: r.name.clone(),
-                message: r.message.clone(),
-                target: r.target.clone(),
-                down,
-                silenced: st.silenced(&r.id, now),
-                repair: cs.and_then(|c| incidents::repair_summary(&c.repairs, now)).unwrap_or_default(),
-            }
-        })
-        .collect()
-}
-
-fn summary(status: Status, results: &[CheckResult]) -> String {
-    let count = |s: Status| results.iter().filter(|r| r.impact() == s).count();
-    let total = results.iter().filter(|r| r.status != CheckStatus::Skipped).count();
-    match status {
-        Status::Healthy if total == 0 => "🟢 **NOTHING TO CHECK** - every check is disabled or skipped".to_string(),
-        Status::Healthy => format!("🟢 **ALL SYSTEMS HEALTHY** - {total} of {total} checks passed"),
-        Status::Warnings => format!("🟡 **WARNINGS** - {} of {total} checks need attention", count(Status::Warnings)),
-        Status::Critical => format!(
-            "🔴 **CRITICAL ISSUES DETECTED** - {} critical, {} warning(s) of {total} checks; immediate attention required",
-            count(Status::Critical),
-            count(Status::Warnings)
-        ),
     }
 }
