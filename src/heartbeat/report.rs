@@ -276,7 +276,7 @@ mod tests {
     fn wrong(i: usize) -> Wrong {
         // Every optional part on or off, by the bits of i.
         Wrong {
-            emoji: if i % 2 == 0 { "❌" } else { "⚠️" },
+            emoji: if i.is_multiple_of(2) { "❌" } else { "⚠️" },
             name: format!("check {i}"),
             message: format!("{{{{ not a tag }}}} {{% if x %}} <b>&{i}</b>"),
             target: if i & 1 != 0 { format!("127.0.0.1:{i}") } else { String::new() },
@@ -317,7 +317,7 @@ mod tests {
             },
             notifications: "discord (webhook …/abcd), ntfy (ops)".into(),
             pending: (shape / 8) % 3,
-            pending_kinds: if (shape / 8) % 3 > 0 { "alert, recovery".into() } else { String::new() },
+            pending_kinds: if !(shape / 8).is_multiple_of(3) { "alert, recovery".into() } else { String::new() },
             delivery_error: if shape & 16 != 0 { "discord: HTTP 500".into() } else { String::new() },
             sections,
             summary: "🟢 **ALL SYSTEMS HEALTHY** - 6 of 6 checks passed".into(),
