@@ -58,6 +58,13 @@ pub fn write(level: Level, msg: &str) {
     }
 }
 
+/// A command's own output (`--json`), as `println!` without its panic
+/// when stdout cannot be written (closed, or a log file on a full disk).
+pub fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.write_all(b"\n"));
+}
+
 pub fn info(msg: &str) {
     write(Level::Info, msg)
 }

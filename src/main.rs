@@ -1,5 +1,6 @@
 //! ops-atomic: parse the command line, run it, print the error, exit with a code.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,7 +23,9 @@ fn main() -> ExitCode {
     match app::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("ops-atomic: error: {e}");
+            // Not eprintln!, which panics (exit 101) when stderr cannot be
+            // written: launchd's log file on a full disk, say.
+            let _ = writeln!(std::io::stderr(), "ops-atomic: error: {e}");
             ExitCode::from(exit::TOOL_FAILURE)
         }
     }

@@ -144,14 +144,14 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     replace(path, bytes, true, mode)
 }
 
-/// [`write_atomic`] without the `fsync`, for files that are cheap to lose in
-/// a power cut but must never be read half-written: the heartbeat and daily
-/// reports (a new one is written every 5 minutes; the state and history
-/// are what matter). A reader still sees no file, or the whole text. The
-/// `fsync` is the largest fixed cost of a heartbeat's file work (see the
-/// README, "Performance").
-pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, false, FILE_MODE)
+/// [`write_atomic_mode`] without the `fsync`, for files rewritten on every
+/// run that are cheap to lose in a power cut but must never be read
+/// half-written: the exports (node_exporter reads its textfile folder at any
+/// moment; the next heartbeat writes a new one in 5 minutes). A reader still
+/// sees the old file or the whole new text. The `fsync` is the largest fixed
+/// cost of a heartbeat's file work (see the README, "Performance").
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    replace(path, bytes, false, mode)
 }
 
 /// The temporary file is created exclusively (`O_EXCL`, which never follows
@@ -200,15 +200,15 @@ fn replace(path: &Path, bytes: &[u8], sync: bool, mode: u32) -> Result<()> {
 }
 
 /// A name part no other process can predict: the pid, the time in
-/// nanoseconds and 64 random bits (from `/dev/urandom`, or std's randomly
-/// keyed hasher where that cannot be read).
+/// nanoseconds and 64 random bits (from `getentropy`, one system call and no
+/// file, or std's randomly keyed hasher where that fails).
 pub fn unpredictable() -> String {
     use std::hash::{BuildHasher, Hasher};
-    use std::io::Read;
     let mut bytes = [0u8; 8];
-    let random = match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
-        Ok(()) => u64::from_ne_bytes(bytes),
-        Err(_) => {
+    // SAFETY: getentropy fills the 8 bytes of `bytes`, which outlive the call.
+    let random = match unsafe { libc::getentropy(bytes.as_mut_ptr().cast(), bytes.len()) } {
+        0 => u64::from_ne_bytes(bytes),
+        _ => {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
             h.write_u128(
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),

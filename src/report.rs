@@ -92,6 +92,9 @@ fn chain(e: &dyn std::error::Error) -> String {
 #[derive(Debug)]
 pub struct Reserved {
     pub path: PathBuf,
+    /// The file [`reserve`] created, kept open for [`write`]: the report
+    /// goes into this run's own inode, whatever is at the name by then.
+    file: Option<std::fs::File>,
     /// Why the reservation failed (the folder is not writable, say); the
     /// write will fail with this reason later, after the state is saved.
     pub problem: Option<String>,
@@ -115,8 +118,8 @@ impl Drop for Reserved {
 }
 
 impl Reserved {
-    fn new(path: PathBuf, problem: Option<String>) -> Reserved {
-        Reserved { path, problem, filled: std::sync::atomic::AtomicBool::new(false) }
+    fn new(path: PathBuf, file: Option<std::fs::File>, problem: Option<String>) -> Reserved {
+        Reserved { path, file, problem, filled: std::sync::atomic::AtomicBool::new(false) }
     }
 
     pub fn file_name(&self) -> String {
@@ -131,7 +134,7 @@ pub fn reserve(dir: &Path, prefix: &str, now: DateTime<Utc>) -> Reserved {
     let first = dir.join(format!("{stem}.md"));
     if let Err(e) = crate::paths::ensure_dir(dir) {
         let why = format!("the report folder cannot be created ({})", e.0);
-        return Reserved::new(first, Some(why));
+        return Reserved::new(first, None, Some(why));
     }
     for n in 0..10_000 {
         let path = if n == 0 { first.clone() } else { dir.join(format!("{stem}_{n}.md")) };
@@ -140,18 +143,18 @@ pub fn reserve(dir: &Path, prefix: &str, now: DateTime<Utc>) -> Reserved {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         match crate::paths::open_no_follow(&path, &mut options, crate::paths::FILE_MODE) {
-            Ok(_) => {
-                return Reserved::new(path, None);
+            Ok(file) => {
+                return Reserved::new(path, Some(file), None);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
                 let why =
                     format!("the report folder {} is not writable ({})", dir.display(), crate::exit::io_reason(&e));
-                return Reserved::new(path, Some(why));
+                return Reserved::new(path, None, Some(why));
             }
         }
     }
-    Reserved::new(first, Some("10000 reports already exist for this second".into()))
+    Reserved::new(first, None, Some("10000 reports already exist for this second".into()))
 }
 
 /// The UTC time in a report's name (`<prefix>_YYYY-MM-DD_HH-MM-SS[_N].md`),
@@ -162,17 +165,41 @@ pub fn name_time(name: &str) -> Option<DateTime<Utc>> {
     chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S").ok().map(|t| t.and_utc())
 }
 
-/// Fills a reserved report atomically (temporary file, then rename over the
-/// empty placeholder), so nobody reads half a report. Not fsynced: every run
-/// writes a new report and losing one to a power cut costs little, while the
-/// sync is most of a heartbeat's file-writing time (the state keeps its fsync).
+/// Fills a reserved report: one write into the file [`reserve`] created
+/// (a report written again is replaced whole, atomically).
+/// Until then a reader sees it empty (and, for the instant of the write,
+/// maybe part of it); a write that fails (a full disk) empties the file,
+/// which is then removed, so no half report is left. Not fsynced: every run
+/// writes a new report and losing one to a power cut costs little (the
+/// state keeps its fsync). Writing in place rather than renaming a
+/// temporary file over the placeholder saves creating and deleting a file
+/// on every run.
 pub fn write(reserved: &Reserved, text: &str) -> Result<()> {
-    if let Some(p) = &reserved.problem {
-        return Err(fail!("could not write the report {}: {p}", reserved.path.display()));
+    use std::io::Write;
+    let file = match (&reserved.problem, &reserved.file) {
+        (None, Some(file)) => file,
+        (problem, _) => {
+            let why = problem.as_deref().unwrap_or("it was not reserved");
+            return Err(fail!("could not write the report {}: {why}", reserved.path.display()));
+        }
+    };
+    let text = crate::secret::scrub(text);
+    if reserved.filled.load(std::sync::atomic::Ordering::SeqCst) {
+        // Written before (the daily report, updated when the run ends):
+        // replaced whole, so a reader sees one version or the other.
+        return crate::paths::write_atomic_unsynced(&reserved.path, text.as_bytes(), crate::paths::FILE_MODE);
     }
-    crate::paths::write_atomic_unsynced(&reserved.path, crate::secret::scrub(text).as_bytes())?;
-    reserved.filled.store(true, std::sync::atomic::Ordering::SeqCst);
-    Ok(())
+    let mut f = file;
+    match f.write_all(text.as_bytes()) {
+        Ok(()) => {
+            reserved.filled.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = file.set_len(0); // emptied: dropping the reservation removes it
+            Err(fail!("could not write the report {}: {}", reserved.path.display(), crate::exit::io_reason(&e)))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -371,6 +371,14 @@ fn read_no_follow(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// never costs the queued messages. Returns the state and the fields reset.
 /// Only text that is not a JSON object is an error (the file is corrupt).
 fn parse(bytes: &[u8]) -> std::result::Result<(State, Vec<String>), String> {
+    // The common case, a file this version wrote, goes straight into the
+    // state (a JSON array would too, as a struct's fields in order: only an
+    // object is taken this way).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && let Ok(state) = serde_json::from_slice::<State>(bytes)
+    {
+        return Ok((state, Vec::new()));
+    }
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let serde_json::Value::Object(fields) = value else {
         return Err("not a JSON object".into());

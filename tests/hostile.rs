@@ -467,3 +467,43 @@ fn a_redirecting_webhook_does_not_confirm_a_message() {
     assert!(run.stdout.contains("HTTP 307"), "{run}");
     assert_eq!(root.state()["pending_notifications"].as_array().unwrap().len(), 1, "a redirect confirmed the message");
 }
+
+// ---------------------------------------------------------------------------
+// A full disk
+
+#[test]
+fn a_full_disk_fails_the_run_clearly_and_leaves_every_file_whole() {
+    let root = TestRoot::new();
+    root.write_config(QUIET);
+    ops(&root).arg("heartbeat").run().expect_code(0);
+    let files = |dir: &str| -> Vec<String> {
+        let mut names: Vec<String> =
+            fs::read_dir(root.path(dir)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        names.sort();
+        names
+    };
+    let (state_before, history_before) = (root.read(STATE), root.read(HISTORY));
+    let (state_dir, reports) = (files("g/state"), files(REPORTS_DIR));
+
+    // No file may grow at all: every write fails, as on a full disk.
+    let run = ops(&root).arg("heartbeat").file_size_limit(0).run();
+    run.expect_code(3);
+    assert!(run.output().contains(&root.path(STATE).display().to_string()), "names the state file: {run}");
+    assert!(run.output().contains("File too large"), "says why: {run}");
+    assert_eq!(root.read(STATE), state_before, "the state is the last whole one");
+    assert!(root.read(HISTORY).starts_with(&history_before), "the history keeps every line it had");
+    assert_eq!(files("g/state"), state_dir, "no temporary file is left");
+    assert_eq!(files(REPORTS_DIR), reports, "no empty or partial report is left");
+
+    // Under launchd, whose log files are on the same full disk: still exit 3, not a crash.
+    let log = |name: &str| fs::File::create(root.path(name)).unwrap();
+    let status =
+        ops(&root).arg("heartbeat").file_size_limit(0).command().stdout(log("out.log")).stderr(log("err.log")).status();
+    assert_eq!(status.unwrap().code(), Some(3), "logging to a full disk is no crash");
+    assert_eq!(root.read(STATE), state_before);
+
+    // Room again: the next run works and sees the state as it was.
+    ops(&root).arg("heartbeat").run().expect_code(0);
+    let state: serde_json::Value = serde_json::from_str(&root.read(STATE)).unwrap();
+    assert_eq!(state["runs"], 2, "{state}");
+}

@@ -47,15 +47,23 @@ pub struct Outcome {
 /// the state under the lock again before the next one of its channel is
 /// tried, so a kill never sends a confirmed message twice and messages other
 /// runs queued meanwhile are kept. `notified` events are written as they leave.
-pub fn deliver(paths: &Paths, channels: &[&dyn Channel], no_notify: bool) -> Result<Outcome> {
+///
+/// `saved` is the state the caller has just saved: what it holds pending
+/// says whether there is anything to do, without reading the file again.
+/// (A run that queues a message delivers too, so a message another run
+/// queued since is never left waiting on this one.)
+pub fn deliver(paths: &Paths, channels: &[&dyn Channel], no_notify: bool, saved: &State) -> Result<Outcome> {
     let peek = |o: &mut Outcome| {
         if let Some(st) = state::peek(paths) {
             o.pending = st.pending_notifications;
             o.last_error = st.last_delivery_error;
         }
     };
-    let mut outcome = Outcome::default();
-    peek(&mut outcome);
+    let mut outcome = Outcome {
+        pending: saved.pending_notifications.clone(),
+        last_error: saved.last_delivery_error.clone(),
+        ..Outcome::default()
+    };
     let n = outcome.pending.len();
     if n == 0 {
         return Ok(outcome);

@@ -125,7 +125,7 @@ fn query(cfg: &Database) -> Result<usize, String> {
         local.options(options);
     }
     local.ssl_mode(pg.get_ssl_mode());
-    local.host_path(guard.dir()).port(guard::PORT);
+    local.host("127.0.0.1").port(guard.port());
     local.connect_timeout(timeout);
     local.application_name("ops-atomic");
     let result = (|| {
@@ -196,17 +196,23 @@ fn connect_upstream(pg: &postgres::Config, deadline: Instant, timeout: Duration)
 /// The postgres crate allocates whatever length a server message announces
 /// (an `E` message of 0x7ffffff0 bytes costs 2 GB) and keeps every row of a
 /// reply, and it cannot be handed a socket of ours. So the check connects
-/// to the server itself and lets the crate talk to a relay on a Unix socket
-/// in a private 0700 folder: the relay reads each server message's 5-byte
+/// to the server itself and lets the crate talk to a relay listening on a
+/// loopback port of its own: the relay reads each server message's 5-byte
 /// header and cuts the connection, with a verdict the check reports, when
 /// one message is over [`MAX_MESSAGE`] or the whole reply over [`MAX_TOTAL`].
 /// Nothing larger is ever buffered, whatever the server sends.
+///
+/// The relay takes one connection, and only from a socket of this process:
+/// another local user who connects to the port first is turned away, so
+/// nobody can borrow the connection this check opened (with a server that
+/// trusts the Unix user of a socket, say). A loopback port rather than a
+/// Unix socket in a private folder: no file is created and deleted on every
+/// heartbeat.
 mod guard {
     use std::io::{self, Read, Write};
-    use std::net::Shutdown;
+    use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener};
     use std::os::fd::AsRawFd;
-    use std::os::unix::net::{UnixListener, UnixStream};
-    use std::path::{Path, PathBuf};
+    use std::os::unix::net::UnixStream;
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
@@ -214,8 +220,6 @@ mod guard {
     pub const MAX_MESSAGE: usize = 1024 * 1024;
     /// The most one check relays from the server in all.
     pub const MAX_TOTAL: u64 = 8 * 1024 * 1024;
-    /// The port in the relay's socket name (`.s.PGSQL.<port>`).
-    pub const PORT: u16 = 5432;
 
     pub enum Upstream {
         Tcp(std::net::TcpStream),
@@ -264,32 +268,27 @@ mod guard {
         }
     }
 
-    /// The running relay; dropping it cuts the connection and removes its folder.
+    /// The running relay; dropping it cuts the connection.
     pub struct Guard {
-        dir: PathBuf,
+        port: u16,
         upstream: Upstream,
         verdict: Arc<Mutex<Option<String>>>,
     }
 
     impl Guard {
         pub fn start(upstream: Upstream, deadline: Instant) -> io::Result<Guard> {
-            let dir = private_dir()?;
-            let listener = match UnixListener::bind(dir.join(format!(".s.PGSQL.{PORT}"))) {
-                Ok(l) => l,
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&dir);
-                    return Err(e);
-                }
-            };
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+            let port = listener.local_addr()?.port();
             listener.set_nonblocking(true)?;
             let verdict = Arc::new(Mutex::new(None));
             let (server, v) = (upstream.try_clone()?, verdict.clone());
             std::thread::spawn(move || relay(listener, server, deadline, v));
-            Ok(Guard { dir, upstream, verdict })
+            Ok(Guard { port, upstream, verdict })
         }
 
-        pub fn dir(&self) -> &Path {
-            &self.dir
+        /// The loopback port the client connects to.
+        pub fn port(&self) -> u16 {
+            self.port
         }
 
         /// Why the relay cut the connection, if it did.
@@ -301,30 +300,36 @@ mod guard {
     impl Drop for Guard {
         fn drop(&mut self) {
             self.upstream.shutdown();
-            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 
-    /// A new 0700 folder under the temp folder, under a name nobody can
-    /// guess; short, as a socket path is limited to about 100 bytes.
-    fn private_dir() -> io::Result<PathBuf> {
-        use std::os::unix::fs::DirBuilderExt;
-        let mut tries = 0;
-        loop {
-            let random = crate::paths::unpredictable();
-            let tail = random.rsplit('-').next().unwrap_or(&random);
-            let dir = std::env::temp_dir().join(format!("opspg-{tail}"));
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
-                other => return other.map(|_| dir),
-            }
-        }
+    /// Whether `peer`, the far end of a connection to the relay, is a
+    /// socket this process holds (the postgres crate's): one of its open
+    /// file descriptors is bound to that very address and port.
+    pub fn ours(peer: SocketAddr) -> bool {
+        let Ok(fds) = std::fs::read_dir("/dev/fd") else {
+            return false;
+        };
+        fds.flatten().filter_map(|e| e.file_name().to_str()?.parse::<libc::c_int>().ok()).any(|fd| {
+            let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            // SAFETY: getsockname writes at most `len` bytes into `addr`,
+            // which outlives the call; a descriptor that is not an IPv4
+            // socket (or was closed meanwhile) fails or is skipped below.
+            let rc = unsafe { libc::getsockname(fd, (&raw mut addr).cast(), &mut len) };
+            rc == 0
+                && len as usize >= std::mem::size_of::<libc::sockaddr_in>()
+                && libc::c_int::from(addr.sin_family) == libc::AF_INET
+                && SocketAddr::from((Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)), u16::from_be(addr.sin_port)))
+                    == peer
+        })
     }
 
-    fn relay(listener: UnixListener, mut server: Upstream, deadline: Instant, verdict: Arc<Mutex<Option<String>>>) {
+    fn relay(listener: TcpListener, mut server: Upstream, deadline: Instant, verdict: Arc<Mutex<Option<String>>>) {
         let client = loop {
             match listener.accept() {
-                Ok((c, _)) => break c,
+                Ok((c, peer)) if ours(peer) => break c,
+                Ok(_) => continue, // a stranger's connection: closed at once
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
                     // Wait for the client's connect itself, not a fixed nap.
                     let left = deadline.saturating_duration_since(Instant::now());
@@ -336,6 +341,7 @@ mod guard {
                 Err(_) => return server.shutdown(),
             }
         };
+        drop(listener);
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
         let ready = client.set_nonblocking(false).and_then(|_| client.set_read_timeout(Some(left)));
         let (Ok(()), Ok(mut to_client), Ok(mut to_server), Ok(mut from_client)) =
@@ -405,6 +411,27 @@ mod guard {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn only_a_socket_of_this_process_is_ours() {
+            let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let mine = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+            let (_accepted, peer) = listener.accept().unwrap();
+            assert_eq!(peer, mine.local_addr().unwrap());
+            assert!(ours(peer), "the connection this process opened");
+
+            // Another process (bash's /dev/tcp) connecting to the same port.
+            let mut stranger = std::process::Command::new("bash")
+                .args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}; read -t 10 -u 3 x")])
+                .spawn()
+                .unwrap();
+            let (theirs, peer) = listener.accept().unwrap();
+            let verdict = ours(peer);
+            drop(theirs);
+            let _ = stranger.wait();
+            assert!(!verdict, "a connection from another process ({peer})");
+        }
 
         #[test]
         fn messages_pass_until_one_is_too_large() {

@@ -422,7 +422,7 @@ fn print_json(ctx: &Setup, day: &Day, status: Status) {
         "report": day.report.path,
         "errors": day.errors,
     });
-    println!("{}", crate::secret::scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default()));
+    crate::log::print(&crate::secret::scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default()));
 }
 
 #[cfg(test)]

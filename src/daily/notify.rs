@@ -155,7 +155,7 @@ fn queue_and_deliver(ctx: &Setup, day: &mut Day, decided: bool, no_notify: bool)
     crate::channels::digest::hold_and_fold(&mut st, &channels, &m.quiet_hours, &m.quiet_allow, day.now);
     state::save(ctx.paths, &lock, &st)?;
     drop(lock);
-    let delivery = queue::deliver(ctx.paths, &channels, no_notify)?;
+    let delivery = queue::deliver(ctx.paths, &channels, no_notify, &st)?;
     day.notify = Delivery {
         decided,
         delivered: delivery.delivered.iter().map(|d| d.kind).collect(),

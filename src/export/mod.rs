@@ -53,7 +53,8 @@ pub fn exporters(cfg: &Export) -> Vec<Box<dyn Exporter>> {
 }
 
 /// Writes every configured export atomically (a temporary file in the same
-/// folder, then a rename, so a reader never sees half a file). Returns a
+/// folder, then a rename, so a reader never sees half a file), without an
+/// fsync: each is rewritten every run. Returns a
 /// line per file: `Ok` what was written, `Err` why not (for a WARN).
 pub fn write_all(cfg: &Export, run: &Run) -> Vec<Result<String, String>> {
     exporters(cfg)
@@ -69,7 +70,7 @@ pub fn write_all(cfg: &Export, run: &Run) -> Vec<Result<String, String>> {
                 ));
             }
             let text = crate::secret::scrub(&e.render(run));
-            crate::paths::write_atomic_mode(path, text.as_bytes(), e.mode())
+            crate::paths::write_atomic_unsynced(path, text.as_bytes(), e.mode())
                 .map(|()| format!("{} written: {}", e.label(), path.display()))
                 .map_err(|err| format!("{} not written: {err}", e.label()))
         })

@@ -179,7 +179,7 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
         decision.events.extend(repaired);
     }
     // Delivery waits on the network, so it runs without the state lock.
-    let delivery = queue::deliver(paths, &channels, args.no_notify)?;
+    let delivery = queue::deliver(paths, &channels, args.no_notify, &st)?;
     st.pending_notifications = delivery.pending.clone();
     st.last_delivery_error = delivery.last_error.clone();
     let sent: Vec<NotificationKind> = delivery.delivered.iter().map(|d| d.kind).collect();
@@ -244,7 +244,7 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
             "report": report_path,
             "errors": failures,
         });
-        println!("{}", crate::secret::scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        crate::log::print(&crate::secret::scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default()));
     }
     let summary = report::summary(status, &results);
     let outcome = crate::pings::Outcome { status, failed: !failures.is_empty(), summary, duration: started.elapsed() };

@@ -261,6 +261,7 @@ pub fn ops(root: &TestRoot) -> Ops {
         args: Vec::new(),
         envs: Vec::new(),
         timeout: Duration::from_secs(60),
+        file_size_limit: None,
     };
     for var in TOOL_ENV {
         ops.envs.push((var.into(), None));
@@ -281,6 +282,8 @@ pub struct Ops {
     /// In order; `None` removes the variable.
     envs: Vec<(OsString, Option<OsString>)>,
     timeout: Duration,
+    /// `ulimit -f` for the run, in KiB (see [`Ops::file_size_limit`]).
+    file_size_limit: Option<u64>,
 }
 
 impl Ops {
@@ -344,9 +347,24 @@ impl Ops {
         self
     }
 
+    /// A disk that fills up: no file the run writes may grow past `kib`
+    /// KiB (`ulimit -f`, with SIGXFSZ ignored, so a write past it fails as
+    /// a write to a full disk does, instead of killing the process).
+    pub fn file_size_limit(mut self, kib: u64) -> Ops {
+        self.file_size_limit = Some(kib);
+        self
+    }
+
     /// The `Command` this builder describes (to inspect it or run it yourself).
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match self.file_size_limit {
+            None => Command::new(BIN),
+            Some(kib) => {
+                let mut bash = Command::new("bash");
+                bash.args(["-c", &format!("trap '' XFSZ; ulimit -f {kib}; exec \"$@\""), "bash", BIN]);
+                bash
+            }
+        };
         if self.root_flag {
             cmd.arg("--root").arg(&self.root);
         }
