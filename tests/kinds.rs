@@ -578,6 +578,24 @@ fn certificates_expiring_soon_warn_and_expired_or_self_signed_fail() {
     assert!(status_msg(&doc, "api:soon").1.starts_with("certificate not trusted"), "{doc:#}");
 }
 
+#[test]
+fn ssl_cert_file_matters_to_https_alone() {
+    let root = TestRoot::new();
+    let web = HttpStub::start();
+    web.route("/health", Route::ok("fine"));
+    root.write_config(&format!(
+        "{QUIET}[[api]]\nname = \"plain\"\nurl = \"{}\"\n\n[[api]]\nname = \"tls\"\nurl = \"https://127.0.0.1:{}/\"\ntimeout_ms = 2000\n",
+        web.url("/health"),
+        web.port()
+    ));
+    let missing = root.path("no-such-ca.pem");
+    let doc = ops(&root).args(["heartbeat", "--json"]).env("SSL_CERT_FILE", &missing).run().json();
+    assert_eq!(status_msg(&doc, "api:plain"), ("ok".to_string(), "HTTP 200".to_string()), "{doc:#}");
+    let (st, msg) = status_msg(&doc, "api:tls");
+    assert_eq!(st, "fail", "{msg}");
+    assert!(msg.contains("SSL_CERT_FILE") && msg.contains("no-such-ca.pem"), "{msg}");
+}
+
 // ---------------------------------------------------------------------------
 // Self
 

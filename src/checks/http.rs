@@ -222,8 +222,11 @@ pub fn fetch(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> Result<(u16, St
     // Redirects are not followed: a health endpoint that redirects (to a
     // login page, say) is reported as the 3xx it is.
     let mut builder = ureq::AgentBuilder::new();
-    if let Some(tls) = super::cert::client_config()? {
-        builder = builder.tls_config(tls); // SSL_CERT_FILE adds trusted roots
+    // SSL_CERT_FILE adds trusted roots; read only for https, since parsing
+    // a system bundle costs more than a whole plain-HTTP check.
+    let https = cfg.url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    if https && let Some(tls) = super::cert::client_config()? {
+        builder = builder.tls_config(tls);
     }
     let agent = builder
         .timeout_connect(timeout)
