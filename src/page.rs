@@ -165,6 +165,9 @@ pub struct Facts<'a> {
     pub now: DateTime<Utc>,
     /// Where the page is written, to show at its foot.
     pub output: &'a Path,
+    /// The `[[maintenance]]` windows: those in force at the last run
+    /// (the state's `maintenance_active`) mark their checks silenced.
+    pub maintenance: &'a [crate::windows::Maintenance],
 }
 
 /// Where the page goes by default: `g/reports/status.html`.
@@ -215,7 +218,15 @@ fn write_from(
     };
     let host = cfg.monitor.host();
     let last_run = state.as_ref().and_then(|st| st.last_run_at).or_else(|| lines.iter().map(|l| l.ts).max());
-    let facts = Facts { host: &host, checks: &idents, state: state.as_ref(), last_run, now, output: &path };
+    let facts = Facts {
+        host: &host,
+        checks: &idents,
+        state: state.as_ref(),
+        last_run,
+        now,
+        output: &path,
+        maintenance: &cfg.maintenance,
+    };
     let page = build(&s, &facts);
     let context = tera::Context::from_serialize(&page).map_err(|e| fail!("could not prepare the status page: {e}"))?;
     let (html, problem) = crate::report::render(&paths.templates_dir(), "status.html", &context)?;
@@ -312,7 +323,11 @@ pub fn build(s: &Summary, f: &Facts) -> Page {
             let stats = s.checks.iter().find(|c| c.id == id);
             let ident = f.checks.iter().find(|c| c.id == id);
             let now_state = state.and_then(|st| st.checks.get(id));
-            let (now, emoji, class) = now_word(now_state, state.is_some_and(|st| st.silenced(id, f.now)));
+            let quiet = state.is_some_and(|st| {
+                st.silenced(id, f.now)
+                    || crate::windows::Maintenance::any_active_covers(f.maintenance, &st.maintenance_active, id)
+            });
+            let (now, emoji, class) = now_word(now_state, quiet);
             let empty = vec![Slot { status: SlotStatus::None, runs: 0, warned: 0, failed: 0 }; n_slots];
             let slots = stats.map_or(&empty, |c| &c.slots);
             Row {
@@ -564,6 +579,7 @@ mod tests {
                 last_run: st.last_run_at,
                 now: now(),
                 output: Path::new("/r/status.html"),
+                maintenance: &[],
             },
         );
         assert_eq!((p.status.word.as_str(), p.status.class), ("WARNINGS", "warn"));
@@ -589,7 +605,15 @@ mod tests {
         // Without a state: no data, and nothing flagged.
         let p = build(
             &s,
-            &Facts { host: "h", checks: &checks, state: None, last_run: None, now: now(), output: Path::new("/r") },
+            &Facts {
+                host: "h",
+                checks: &checks,
+                state: None,
+                last_run: None,
+                now: now(),
+                output: Path::new("/r"),
+                maintenance: &[],
+            },
         );
         assert_eq!((p.status.class, p.last.stale, p.last.at), ("none", false, None));
     }
@@ -607,6 +631,7 @@ mod tests {
                 last_run: None,
                 now: now(),
                 output: Path::new("/r"),
+                maintenance: &[],
             },
         );
         let dir = std::env::temp_dir().join(format!("ops-atomic-page-{}", std::process::id()));
@@ -642,6 +667,7 @@ mod tests {
             last_run: None,
             now: now(),
             output: Path::new("/r/s.html"),
+            maintenance: &[],
         };
         let p = build(&s, &facts);
         assert_eq!((p.incidents.len(), p.incidents_more), (MAX_INCIDENTS, 50));

@@ -195,6 +195,15 @@ fn a_maintenance_window_silences_its_checks_and_its_end_announces_what_is_still_
     assert_eq!(silenced[0]["reason"], "nightly backup");
     let status = ops(&root).arg("status").run();
     assert!(status.stdout.contains("maintenance nightly backup"), "{status}");
+    // Every view marks the check quiet, as a silence would be.
+    let line = |text: &str| text.lines().find(|l| l.contains("Database")).unwrap_or_default().to_string();
+    let report = root.latest_report("heartbeat");
+    assert!(line(report.split("## Health Checks").next().unwrap()).contains("🔕 silenced"), "{report}");
+    let incidents = ops(&root).args(["status", "--json"]).run().json()["state"]["incidents"].clone();
+    let db = incidents.as_array().unwrap().iter().find(|i| i["id"] == "database").cloned().unwrap_or_default();
+    assert_eq!(db["silenced"], true, "{incidents:#}");
+    ops(&root).args(["page", "--output", &root.path("page.html").display().to_string()]).run().expect_code(0);
+    assert!(root.read("page.html").contains("down, silenced"), "the status page says so too");
 
     // The window is gone while the database is still down: one alert.
     config(&root, &sink, &redis, pg, (true, false), "", "");

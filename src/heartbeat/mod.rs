@@ -186,7 +186,8 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
 
     // Step 6: the report. Its failure exits 3, but the state above stands.
     let duration_ms = started.elapsed().as_millis() as u64;
-    let text = report::render(paths, cfg, &st, status, &results, duration_ms, now)?;
+    let quiet = |id: &str| st.silenced(id, now) || laptop.in_maintenance(id);
+    let text = report::render(paths, cfg, &st, &quiet, status, &results, duration_ms, now)?;
     let report_path = reserved.path.clone();
     match crate::report::write(&reserved, &text) {
         Ok(()) => log::info(&format!("Report generated: {report_name}")),

@@ -75,16 +75,18 @@ struct Wrong {
 }
 
 /// The report's text: the override template when there is one, else the built-in.
+#[allow(clippy::too_many_arguments)]
 pub fn render(
     paths: &Paths,
     cfg: &Config,
     st: &State,
+    quiet: &dyn Fn(&str) -> bool,
     status: Status,
     results: &[CheckResult],
     duration_ms: u64,
     now: DateTime<Utc>,
 ) -> Result<String> {
-    let view = View::new(cfg, st, status, results, duration_ms, now);
+    let view = View::new(cfg, st, quiet, status, results, duration_ms, now);
     let (text, problem) = crate::report::render_or(&paths.templates_dir(), "heartbeat.md", &view, || view.builtin())?;
     if let Some(p) = problem {
         log::error(&p);
@@ -93,9 +95,12 @@ pub fn render(
 }
 
 impl<'a> View<'a> {
+    /// `quiet`: whether a silence or a maintenance window in force covers a check.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: &Config,
         st: &State,
+        quiet: &dyn Fn(&str) -> bool,
         status: Status,
         results: &'a [CheckResult],
         duration_ms: u64,
@@ -129,7 +134,7 @@ impl<'a> View<'a> {
             status: status.as_str(),
             emoji: status.emoji(),
             duration_ms,
-            wrong: wrong_first(st, results, now),
+            wrong: wrong_first(st, quiet, results, now),
             failures: st.consecutive_failures,
             threshold: cfg.monitor.alert_threshold,
             alert_active: st.alert_active,
@@ -224,7 +229,7 @@ fn lines<'a>(results: impl Iterator<Item = &'a CheckResult>) -> Vec<Line<'a>> {
 
 /// Every failing or warning check with where it looked, and every DOWN
 /// check with since when: what a person opening the report wants first.
-fn wrong_first(st: &State, results: &[CheckResult], now: DateTime<Utc>) -> Vec<Wrong> {
+fn wrong_first(st: &State, quiet: &dyn Fn(&str) -> bool, results: &[CheckResult], now: DateTime<Utc>) -> Vec<Wrong> {
     results
         .iter()
         .filter(|r| {
@@ -246,7 +251,7 @@ fn wrong_first(st: &State, results: &[CheckResult], now: DateTime<Utc>) -> Vec<W
                 message: r.message.clone(),
                 target: r.target.clone(),
                 down,
-                silenced: st.silenced(&r.id, now),
+                silenced: quiet(&r.id),
                 repair: cs.and_then(|c| incidents::repair_summary(&c.repairs, now)).unwrap_or_default(),
             }
         })
