@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// One line of the event log (SPEC §10).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    #[serde(deserialize_with = "crate::log::de_timestamp")]
     pub ts: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub check: String,
@@ -92,15 +93,38 @@ pub fn append(paths: &Paths, events: &[Event]) -> Result<()> {
 
 /// Every event that parses, oldest first, from `since` on. A missing log is empty.
 pub fn read(paths: &Paths, since: Option<DateTime<Utc>>) -> Result<Vec<Event>> {
+    let text = log_text(paths)?;
+    // Sized once: an event is a few hundred bytes, and growing a vector of
+    // 100,000 by doubling copies them over and over.
+    let mut all = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count());
+    parse_each(&text, since, |e| all.push(e));
+    Ok(all)
+}
+
+/// Hands every event that parses to `each`, oldest first, from `since` on,
+/// one at a time (`events` prints them as they come, without holding the
+/// whole log). A missing log has none.
+pub fn visit(paths: &Paths, since: Option<DateTime<Utc>>, each: impl FnMut(Event)) -> Result<()> {
+    parse_each(&log_text(paths)?, since, each);
+    Ok(())
+}
+
+/// The event log's text; empty when there is no log yet.
+fn log_text(paths: &Paths) -> Result<String> {
     let path = paths.events_file();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(fail!("could not read the event log {}: {}", path.display(), crate::exit::io_reason(&e)));
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(fail!("could not read the event log {}: {}", path.display(), crate::exit::io_reason(&e))),
+    }
+}
+
+fn parse_each(text: &str, since: Option<DateTime<Utc>>, mut each: impl FnMut(Event)) {
+    for e in text.lines().filter_map(|l| serde_json::from_str::<Event>(l).ok()) {
+        if since.is_none_or(|s| e.ts >= s) {
+            each(e);
         }
-    };
-    Ok(parse(&text).into_iter().filter(|e| since.is_none_or(|s| e.ts >= s)).collect())
+    }
 }
 
 pub fn parse(text: &str) -> Vec<Event> {
@@ -109,7 +133,7 @@ pub fn parse(text: &str) -> Vec<Event> {
 
 /// `[2025-10-27 17:52:10] Redis: down — connection refused (3 failures)`, in local time.
 pub fn line(e: &Event) -> String {
-    let when = e.ts.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S");
+    let when = crate::log::local_seconds(e.ts.with_timezone(&chrono::Local).naive_local());
     let machine = matches!(e.kind.as_str(), "awake" | "boot");
     let who = match (e.name.is_empty(), e.check.is_empty()) {
         (false, _) => e.name.as_str(),

@@ -505,6 +505,10 @@ fn enable_from_a_second_root_needs_force() {
         o.arg("--agents-dir").arg(&agents)
     };
     first.launchctl().clear_calls();
+    // A dry run says so too, and exits as `enable` would.
+    let dry = other(&["enable", "--dry-run"]).run();
+    dry.expect_code(3);
+    assert!(dry.stdout.contains("installed for another root") && dry.stdout.contains("--force"), "{dry}");
     let run = other(&["enable"]).run();
     run.expect_code(3);
     assert!(run.stdout.contains(&first_root) && run.stdout.contains(second.to_str().unwrap()), "{run}");

@@ -17,13 +17,17 @@ pub fn run(paths: &Paths, config: &Config, args: &EventsArgs) -> Result<u8> {
     let since = crate::duration::parse(&args.since).map_err(|e| fail!("--since {e}"))?;
     let wanted = Filter::new(config, args);
     let from = Utc::now() - since;
-    let events = crate::events::read(paths, Some(from))?;
-    // Buffered: 100,000 lines are one write each through stdout's line buffer.
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for e in events.iter().filter(|e| wanted.matches(e)) {
-        print(&mut out, e, args.json);
-    }
-    if !args.json && events.is_empty() && !args.follow {
+    // Buffered: 100,000 lines are one write each through stdout's line
+    // buffer. Printed as they are read, without holding the whole log.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut any = false;
+    crate::events::visit(paths, Some(from), |e| {
+        any = true;
+        if wanted.matches(&e) {
+            print(&mut out, &e, args.json);
+        }
+    })?;
+    if !args.json && !any && !args.follow {
         let _ = writeln!(out, "no events in the last {} (the log is {})", args.since, paths.events_file().display());
     }
     let _ = out.flush();
@@ -36,7 +40,7 @@ pub fn run(paths: &Paths, config: &Config, args: &EventsArgs) -> Result<u8> {
 
 fn print(out: &mut impl Write, e: &Event, json: bool) {
     let text = if json { serde_json::to_string(e).unwrap_or_default() } else { crate::events::line(e) };
-    let _ = writeln!(out, "{}", crate::secret::scrub(&text));
+    let _ = writeln!(out, "{}", crate::secret::scrubbed(&text));
 }
 
 /// Which events to show: `--check` by id or name, `--type`.

@@ -57,6 +57,8 @@ pub fn enable(paths: &Paths, loaded: &Loaded, args: &EnableArgs) -> Result<u8> {
         say(&format!("⚠️  {warning}"));
     }
     let defs: Vec<AgentDef> = args.which.agents().into_iter().map(|a| AgentDef::new(&loaded.config, a)).collect();
+    // Before the dry run too: it says what `enable` would do, refusals included.
+    check_other_roots(paths, &defs, &dir, args.force)?;
     if args.dry_run {
         for def in &defs {
             dry_run(paths, loaded, def, &dir)?;
@@ -64,7 +66,6 @@ pub fn enable(paths: &Paths, loaded: &Loaded, args: &EnableArgs) -> Result<u8> {
         say("\nDry run: nothing was written and launchctl was not called.");
         return Ok(0);
     }
-    check_other_roots(paths, &defs, &dir, args.force)?;
     let Some(lc) = Launchctl::detect() else {
         return Err(step_failed(
             "launchctl not found (set OPS_ATOMIC_LAUNCHCTL, or run on macOS); `ops-atomic enable --dry-run` shows what would be done",
