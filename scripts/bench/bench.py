@@ -520,7 +520,8 @@ def render(st, abl, before, after, version, node_note, page_note):
     hs, sc, fs = st["healthy"], st["scale"], st["fullhouse"]
     lines += ["",
               f"- Healthy CPU split: user {hs['user_med']:.1f} ms, sys {hs['sys_med']:.1f} ms; full house: user "
-              f"{fs['user_med']:.1f} ms, sys {fs['sys_med']:.1f} ms.",
+              f"{fs['user_med']:.1f} ms, sys {fs['sys_med']:.1f} ms (as the kernel reports them: where it "
+              f"samples the split at the tick, only the total is exact).",
               f"- Scale vs healthy: wall +{sc['wall_med'] - hs['wall_med']:.1f} ms, CPU +{sc['cpu_med'] - hs['cpu_med']:.1f} "
               f"ms, peak RSS +{sc['rss_med'] - hs['rss_med']:.1f} MB."]
     for key, what in (("baseline", "shell"), ("node", "Node.js")):
