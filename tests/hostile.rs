@@ -474,7 +474,12 @@ fn a_redirecting_webhook_does_not_confirm_a_message() {
 #[test]
 fn a_full_disk_fails_the_run_clearly_and_leaves_every_file_whole() {
     let root = TestRoot::new();
-    root.write_config(QUIET);
+    // The dead man's switch is how a monitor that cannot write anything still says so.
+    let switch = HttpStub::start();
+    for path in ["/hc", "/hc/fail"] {
+        switch.route(path, Route::ok("OK"));
+    }
+    root.write_config(&format!("{QUIET}\n[[ping]]\nname = \"hc\"\nurl = \"{}\"\n", switch.url("/hc")));
     ops(&root).arg("heartbeat").run().expect_code(0);
     let files = |dir: &str| -> Vec<String> {
         let mut names: Vec<String> =
@@ -494,6 +499,9 @@ fn a_full_disk_fails_the_run_clearly_and_leaves_every_file_whole() {
     assert!(root.read(HISTORY).starts_with(&history_before), "the history keeps every line it had");
     assert_eq!(files("g/state"), state_dir, "no temporary file is left");
     assert_eq!(files(REPORTS_DIR), reports, "no empty or partial report is left");
+    let fail = switch.requests_to("/hc/fail");
+    assert_eq!(fail.len(), 1, "the failed run pinged the switch's /fail: {run}");
+    assert!(fail[0].body_text().contains("File too large"), "and says why: {}", fail[0].body_text());
 
     // Under launchd, whose log files are on the same full disk: still exit 3, not a crash.
     let log = |name: &str| fs::File::create(root.path(name)).unwrap();
