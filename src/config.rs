@@ -767,6 +767,42 @@ mod tests {
     }
 
     #[test]
+    fn both_check_registries_list_every_section() {
+        // One of each array kind; a kind added to checks() but not to
+        // checks_mut() would go unredacted in `config show`.
+        let c = parse_str(
+            r#"
+[[api]]
+name = "a"
+url = "http://127.0.0.1/"
+[[tcp]]
+name = "t"
+address = "127.0.0.1:1"
+[[process]]
+name = "p"
+cmdline_contains = "x"
+[[file]]
+name = "f"
+path = "/tmp/x"
+[[disk]]
+name = "d"
+path = "/"
+[[command]]
+name = "c"
+command = ["/bin/true"]
+"#,
+        )
+        .unwrap();
+        let kinds: Vec<&str> = c.checks().iter().map(|(_, k)| k.kind()).collect();
+        let mut copy = c.clone();
+        let kinds_mut: Vec<&str> = copy.checks_mut().iter().map(|k| k.kind()).collect();
+        assert_eq!(kinds, kinds_mut);
+        for kind in ["redis", "database", "api", "launchagent", "tcp", "process", "file", "disk", "command", "self"] {
+            assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+        }
+    }
+
+    #[test]
     fn empty_file_is_all_defaults() {
         let c = parse_str("").unwrap();
         assert_eq!(c.monitor.alert_threshold, 3);
