@@ -230,7 +230,9 @@ fn write_from(
     let page = build(&s, &facts);
     let context = tera::Context::from_serialize(&page).map_err(|e| fail!("could not prepare the status page: {e}"))?;
     let (html, problem) = crate::report::render(&paths.templates_dir(), "status.html", &context)?;
-    crate::paths::write_atomic(&path, crate::secret::scrub(&html).as_bytes())?;
+    // Not fsynced: the page is rebuilt from the history whenever an incident
+    // opens or closes, and by every daily run.
+    crate::paths::write_atomic_unsynced(&path, crate::secret::scrub(&html).as_bytes(), crate::paths::FILE_MODE)?;
     Ok((path, problem))
 }
 
@@ -434,16 +436,7 @@ fn slot_cell(s: &Summary, i: usize, n_slots: usize, slot: &Slot) -> SlotCell {
     let (from, to) = s.slot_span(i);
     // As short as still says which slot: a window of a day needs only the
     // time, a week the weekday too. A page has thousands of these.
-    let day = match s.window_s {
-        w if w <= 86_400 => "",
-        w if w <= 7 * 86_400 => "%a ",
-        _ => "%a %d %b ",
-    };
-    let when = format!(
-        "{}–{}",
-        from.with_timezone(&Local).format(&format!("{day}%H:%M")),
-        to.with_timezone(&Local).format("%H:%M")
-    );
+    let when = slot_when(from.with_timezone(&Local), to.with_timezone(&Local), s.window_s);
     let runs = |n: u32| if n == 1 { "1 run".to_string() } else { format!("{n} runs") };
     let what = match slot.status {
         SlotStatus::None => "no heartbeat ran".to_string(),
@@ -455,6 +448,24 @@ fn slot_cell(s: &Summary, i: usize, n_slots: usize, slot: &Slot) -> SlotCell {
     // Two decimals of a percent are a fiftieth of a pixel on a 1,000 px bar.
     let x = format!("{:.2}", i as f64 * 100.0 / n_slots.max(1) as f64);
     SlotCell { class: slot.status.as_str(), title: format!("{when}: {what}"), x }
+}
+
+/// `12:00–13:00`, `Mon 12:00–13:00` or `Mon 05 Jan 12:00–13:00` (strftime's
+/// `%a %d %b %H:%M`), written by hand: a page has thousands of these, and
+/// strftime parses its pattern every time.
+fn slot_when(from: DateTime<Local>, to: DateTime<Local>, window_s: i64) -> String {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write as _;
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let mut out = String::with_capacity(32);
+    if window_s > 86_400 {
+        let _ = write!(out, "{} ", from.weekday());
+    }
+    if window_s > 7 * 86_400 {
+        let _ = write!(out, "{:02} {} ", from.day(), MONTHS[from.month0() as usize]);
+    }
+    let _ = write!(out, "{:02}:{:02}–{:02}:{:02}", from.hour(), from.minute(), to.hour(), to.minute());
+    out
 }
 
 /// A time as the page shows it: local, to the minute.
@@ -478,6 +489,19 @@ fn ceil_div(a: i64, b: i64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_times_are_written_as_strftime_would() {
+        let start = chrono::TimeZone::with_ymd_and_hms(&Local, 2026, 1, 5, 7, 5, 0).unwrap();
+        for step in 0..400 {
+            let from = start + Duration::minutes(step * 137);
+            let to = from + Duration::minutes(55);
+            for (window_s, day) in [(86_400, ""), (7 * 86_400, "%a "), (30 * 86_400, "%a %d %b ")] {
+                let want = format!("{}–{}", from.format(&format!("{day}%H:%M")), to.format("%H:%M"));
+                assert_eq!(slot_when(from, to, window_s), want);
+            }
+        }
+    }
     use crate::checks::Severity;
     use crate::history::Line;
     use crate::incidents::Event;
