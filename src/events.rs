@@ -128,7 +128,9 @@ fn parse_each(text: &str, since: Option<DateTime<Utc>>, mut each: impl FnMut(Eve
 }
 
 pub fn parse(text: &str) -> Vec<Event> {
-    text.lines().filter_map(|l| serde_json::from_str::<Event>(l).ok()).collect()
+    let mut all = Vec::new();
+    parse_each(text, None, |e| all.push(e));
+    all
 }
 
 /// `[2025-10-27 17:52:10] Redis: down — connection refused (3 failures)`, in local time.

@@ -325,10 +325,7 @@ pub fn build(s: &Summary, f: &Facts) -> Page {
             let stats = s.checks.iter().find(|c| c.id == id);
             let ident = f.checks.iter().find(|c| c.id == id);
             let now_state = state.and_then(|st| st.checks.get(id));
-            let quiet = state.is_some_and(|st| {
-                st.silenced(id, f.now)
-                    || crate::windows::Maintenance::any_active_covers(f.maintenance, &st.maintenance_active, id)
-            });
+            let quiet = state.is_some_and(|st| st.quiet(id, f.now, f.maintenance));
             let (now, emoji, class) = now_word(now_state, quiet);
             let empty = vec![Slot { status: SlotStatus::None, runs: 0, warned: 0, failed: 0 }; n_slots];
             let slots = stats.map_or(&empty, |c| &c.slots);

@@ -29,7 +29,7 @@ pub fn render(templates_dir: &Path, name: &str, context: &tera::Context) -> Resu
         .find(|(n, _)| *n == name)
         .map(|(_, t)| *t)
         .ok_or_else(|| fail!("no built-in template named {name}"))?;
-    let problem = match render_override(templates_dir, name, || Ok(context.clone())) {
+    let problem = match render_override(templates_dir, name, |text| render_str(name, text, context)) {
         Some(Ok(out)) => return Ok((out, None)),
         Some(Err(why)) => Some(why),
         None => None,
@@ -47,24 +47,27 @@ pub fn render_or(
     view: &impl serde::Serialize,
     builtin: impl FnOnce() -> String,
 ) -> Result<(String, Option<String>)> {
-    let context = || tera::Context::from_serialize(view).map_err(|e| chain(&e));
-    match render_override(templates_dir, name, context) {
+    let render = |text: &str| {
+        let context = tera::Context::from_serialize(view).map_err(|e| chain(&e))?;
+        render_str(name, text, &context)
+    };
+    match render_override(templates_dir, name, render) {
         Some(Ok(out)) => Ok((out, None)),
         Some(Err(why)) => Ok((builtin(), Some(why))),
         None => Ok((builtin(), None)),
     }
 }
 
-/// The override `<templates_dir>/<name>.tera` rendered, when the file
-/// exists: its text, or why it is broken.
+/// The override `<templates_dir>/<name>.tera` rendered by `render`, when
+/// the file exists: its text, or why it is broken.
 fn render_override(
     templates_dir: &Path,
     name: &str,
-    context: impl FnOnce() -> std::result::Result<tera::Context, String>,
+    render: impl FnOnce(&str) -> std::result::Result<String, String>,
 ) -> Option<std::result::Result<String, String>> {
     let path = templates_dir.join(format!("{name}.tera"));
     let text = std::fs::read_to_string(&path).ok()?;
-    Some(context().and_then(|c| render_str(name, &text, &c)).map_err(|e| {
+    Some(render(&text).map_err(|e| {
         format!("template {} is broken ({e}); used the built-in one instead: fix or delete the file", path.display())
     }))
 }

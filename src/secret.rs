@@ -21,25 +21,19 @@ pub fn register(mut secrets: Vec<String>) {
 
 /// Replaces every registered secret in `text` with `***`.
 pub fn scrub(text: &str) -> String {
-    let Some(secrets) = SECRETS.get() else {
-        return text.to_string();
-    };
-    let mut out = text.to_string();
-    for s in secrets {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "***");
-        }
-    }
-    out
+    scrubbed(text).into_owned()
 }
 
 /// [`scrub`] without a copy when there is nothing to hide (`events` prints
 /// 100,000 lines).
 pub fn scrubbed(text: &str) -> std::borrow::Cow<'_, str> {
-    match SECRETS.get() {
-        Some(secrets) if secrets.iter().any(|s| text.contains(s.as_str())) => std::borrow::Cow::Owned(scrub(text)),
-        _ => std::borrow::Cow::Borrowed(text),
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for s in SECRETS.get().into_iter().flatten() {
+        if out.contains(s.as_str()) {
+            out = std::borrow::Cow::Owned(out.replace(s.as_str(), "***"));
+        }
     }
+    out
 }
 
 /// The secret parts of a URL: its password, and a webhook token.

@@ -211,6 +211,13 @@ impl State {
         self.silences.iter().any(|s| s.covers(id, now))
     }
 
+    /// Whether the check `id` is quiet as of the last heartbeat: a silence
+    /// in force covers it, or one of `windows` that was in force then
+    /// (`maintenance_active`) does. What `status` and the page mark 🔕.
+    pub fn quiet(&self, id: &str, now: DateTime<Utc>, windows: &[crate::windows::Maintenance]) -> bool {
+        self.silenced(id, now) || windows.iter().any(|w| self.maintenance_active.contains(&w.name) && w.covers(id))
+    }
+
     /// What each check kept from earlier runs, by id.
     pub fn memos(&self) -> BTreeMap<String, serde_json::Value> {
         self.checks.iter().filter_map(|(id, c)| c.memo.clone().map(|m| (id.clone(), m))).collect()

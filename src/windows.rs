@@ -98,13 +98,6 @@ impl Maintenance {
         self.checks.is_empty() || self.checks.iter().any(|c| c == id)
     }
 
-    /// Whether one of `all` named in `active` (the state's
-    /// `maintenance_active`: the windows in force at the last heartbeat)
-    /// covers the check `id`.
-    pub fn any_active_covers(all: &[Maintenance], active: &[String], id: &str) -> bool {
-        all.iter().any(|w| active.contains(&w.name) && w.covers(id))
-    }
-
     /// Problems in the entry (not its check ids), each naming its key under `at`.
     pub fn validate(&self, at: &str) -> Vec<String> {
         let mut errs = Vec::new();

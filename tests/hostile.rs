@@ -481,14 +481,8 @@ fn a_full_disk_fails_the_run_clearly_and_leaves_every_file_whole() {
     }
     root.write_config(&format!("{QUIET}\n[[ping]]\nname = \"hc\"\nurl = \"{}\"\n", switch.url("/hc")));
     ops(&root).arg("heartbeat").run().expect_code(0);
-    let files = |dir: &str| -> Vec<String> {
-        let mut names: Vec<String> =
-            fs::read_dir(root.path(dir)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
-        names.sort();
-        names
-    };
     let (state_before, history_before) = (root.read(STATE), root.read(HISTORY));
-    let (state_dir, reports) = (files("g/state"), files(REPORTS_DIR));
+    let (state_dir, reports) = (root.names_in("g/state"), root.reports());
 
     // No file may grow at all: every write fails, as on a full disk.
     let run = ops(&root).arg("heartbeat").file_size_limit(0).run();
@@ -497,8 +491,8 @@ fn a_full_disk_fails_the_run_clearly_and_leaves_every_file_whole() {
     assert!(run.output().contains("File too large"), "says why: {run}");
     assert_eq!(root.read(STATE), state_before, "the state is the last whole one");
     assert!(root.read(HISTORY).starts_with(&history_before), "the history keeps every line it had");
-    assert_eq!(files("g/state"), state_dir, "no temporary file is left");
-    assert_eq!(files(REPORTS_DIR), reports, "no empty or partial report is left");
+    assert_eq!(root.names_in("g/state"), state_dir, "no temporary file is left");
+    assert_eq!(root.reports(), reports, "no empty or partial report is left");
     let fail = switch.requests_to("/hc/fail");
     assert_eq!(fail.len(), 1, "the failed run pinged the switch's /fail: {run}");
     assert!(fail[0].body_text().contains("File too large"), "and says why: {}", fail[0].body_text());

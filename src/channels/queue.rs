@@ -53,12 +53,6 @@ pub struct Outcome {
 /// (A run that queues a message delivers too, so a message another run
 /// queued since is never left waiting on this one.)
 pub fn deliver(paths: &Paths, channels: &[&dyn Channel], no_notify: bool, saved: &State) -> Result<Outcome> {
-    let peek = |o: &mut Outcome| {
-        if let Some(st) = state::peek(paths) {
-            o.pending = st.pending_notifications;
-            o.last_error = st.last_delivery_error;
-        }
-    };
     let mut outcome = Outcome {
         pending: saved.pending_notifications.clone(),
         last_error: saved.last_delivery_error.clone(),
@@ -132,7 +126,11 @@ pub fn deliver(paths: &Paths, channels: &[&dyn Channel], no_notify: bool, saved:
         if e.is_passing() { log::warn(&msg) } else { log::error(&msg) }
     }
     outcome.delivered = summary.delivered;
-    peek(&mut outcome);
+    // What is left now, other runs' messages included.
+    if let Some(st) = state::peek(paths) {
+        outcome.pending = st.pending_notifications;
+        outcome.last_error = st.last_delivery_error;
+    }
     Ok(outcome)
 }
 

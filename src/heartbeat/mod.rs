@@ -186,8 +186,9 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
 
     // Step 6: the report. Its failure exits 3, but the state above stands.
     let duration_ms = started.elapsed().as_millis() as u64;
-    let quiet = |id: &str| st.silenced(id, now) || laptop.in_maintenance(id);
-    let text = report::render(paths, cfg, &st, &quiet, status, &results, duration_ms, now)?;
+    let quiet = |id: &str| laptop.quiets(&st, id, now);
+    let view = report::View::new(cfg, &st, &quiet, status, &results, duration_ms, now);
+    let text = report::render(paths, &view)?;
     let report_path = reserved.path.clone();
     match crate::report::write(&reserved, &text) {
         Ok(()) => log::info(&format!("Report generated: {report_name}")),
@@ -227,7 +228,7 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
                 "down_since": c.down_since,
                 "flapping": c.flapping,
                 "announced": c.announced,
-                "silenced": st.silenced(id, now) || laptop.in_maintenance(id),
+                "silenced": laptop.quiets(&st, id, now),
                 "repair": incidents::repair_summary(&c.repairs, now),
                 "caused_by": c.caused_by,
             }))).collect::<serde_json::Map<_, _>>(),

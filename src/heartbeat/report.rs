@@ -75,19 +75,8 @@ struct Wrong {
 }
 
 /// The report's text: the override template when there is one, else the built-in.
-#[allow(clippy::too_many_arguments)]
-pub fn render(
-    paths: &Paths,
-    cfg: &Config,
-    st: &State,
-    quiet: &dyn Fn(&str) -> bool,
-    status: Status,
-    results: &[CheckResult],
-    duration_ms: u64,
-    now: DateTime<Utc>,
-) -> Result<String> {
-    let view = View::new(cfg, st, quiet, status, results, duration_ms, now);
-    let (text, problem) = crate::report::render_or(&paths.templates_dir(), "heartbeat.md", &view, || view.builtin())?;
+pub fn render(paths: &Paths, view: &View) -> Result<String> {
+    let (text, problem) = crate::report::render_or(&paths.templates_dir(), "heartbeat.md", view, || view.builtin())?;
     if let Some(p) = problem {
         log::error(&p);
     }

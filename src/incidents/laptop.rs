@@ -61,6 +61,11 @@ impl Laptop {
     pub fn in_maintenance(&self, id: &str) -> bool {
         self.windows.iter().any(|w| w.covers(id))
     }
+
+    /// Whether a silence in force or a window of this run quiets the check `id`.
+    pub fn quiets(&self, st: &State, id: &str, now: DateTime<Utc>) -> bool {
+        st.silenced(id, now) || self.in_maintenance(id)
+    }
 }
 
 /// Records the clocks in the state; writes `boot` after a restart and

@@ -143,8 +143,7 @@ pub fn decide_with(
     let caused_before = laptop::causes(st, results, laptop, &mut d.events);
     let was_caused = |id: &str| caused_before.get(id).is_some_and(Option::is_some);
 
-    let silenced = |st: &State, id: &str| st.silenced(id, now) || laptop.in_maintenance(id);
-    let notifies = |st: &State, id: &str| rules(id).notify && !silenced(st, id);
+    let notifies = |st: &State, id: &str| rules(id).notify && !laptop.quiets(st, id, now);
     let subject = |st: &State, id: &str, lasted: Option<Duration>| {
         let cs = &st.checks[id];
         Subject {

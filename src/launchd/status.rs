@@ -223,12 +223,7 @@ fn state_status(paths: &Paths, loaded: &Loaded) -> StateStatus {
                     since: since.map(crate::log::timestamp),
                     for_s: since.map(|t| (Utc::now() - t).num_seconds()),
                     message: c.failure_message.as_deref().map(scrub),
-                    silenced: s.silenced(id, Utc::now())
-                        || crate::windows::Maintenance::any_active_covers(
-                            &loaded.config.maintenance,
-                            &s.maintenance_active,
-                            id,
-                        ),
+                    silenced: s.quiet(id, Utc::now(), &loaded.config.maintenance),
                     caused_by: c.caused_by.as_ref().map(|d| s.checks.get(d).map_or(d.clone(), |x| x.name.clone())),
                 }
             })

@@ -127,15 +127,23 @@ impl TestRoot {
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
     }
 
-    /// File names in `g/reports/ops_atomic/`, oldest first (by the timestamp
-    /// in the name, then the `_N` suffix). Empty when the folder is missing.
-    pub fn reports(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(self.path(REPORTS_DIR))
+    /// Every name in the folder `rel` (dot files too), sorted. Empty when
+    /// the folder is missing.
+    pub fn names_in(&self, rel: &str) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.path(rel))
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
+        names.sort();
+        names
+    }
+
+    /// File names in `g/reports/ops_atomic/`, oldest first (by the timestamp
+    /// in the name, then the `_N` suffix). Empty when the folder is missing.
+    pub fn reports(&self) -> Vec<String> {
+        let mut names = self.names_in(REPORTS_DIR);
         names.sort_by_key(|n| report_order(n));
         names
     }
