@@ -22,7 +22,9 @@ pub use crate::checks::launchagent::LaunchAgents;
 pub use crate::checks::postgres::Database;
 pub use crate::checks::process::Process;
 pub use crate::checks::redis::Redis;
+pub use crate::checks::redis_value::RedisValue;
 pub use crate::checks::selfcheck::SelfWatch;
+pub use crate::checks::sql::Sql;
 pub use crate::checks::tcp::Tcp;
 use crate::exit::{Error, Result};
 use crate::fail;
@@ -54,6 +56,10 @@ pub struct Config {
     pub disk: Vec<Disk>,
     /// Nagios-compatible plugins and scripts; none by default.
     pub command: Vec<NagiosCommand>,
+    /// PostgreSQL queries judged by conditions; none by default (SPEC §16).
+    pub sql: Vec<Sql>,
+    /// Read-only Redis commands judged by conditions; none by default (SPEC §16).
+    pub redis_value: Vec<RedisValue>,
     /// ops-atomic watching itself (`self` is a Rust keyword, hence the field name).
     #[serde(rename = "self")]
     pub self_watch: SelfWatch,
@@ -295,6 +301,7 @@ pub fn load(default_path: &Path, named: Option<&Path>, env: &dyn Fn(&str) -> Opt
         }
     };
     let overrides = apply_env(&mut config, env)?;
+    inherit_urls(&mut config);
     let errors = validate(&config);
     if !errors.is_empty() {
         let shown = match &source {
@@ -304,6 +311,17 @@ pub fn load(default_path: &Path, named: Option<&Path>, env: &dyn Fn(&str) -> Opt
         return Err(fail!("invalid configuration in {}:\n  {}", shown, errors.join("\n  ")));
     }
     Ok(Loaded { config, source, overrides })
+}
+
+/// `[[sql]]` and `[[redis_value]]` without a `url` use `[database]`'s and
+/// `[redis]`'s, after the environment has overridden those.
+fn inherit_urls(config: &mut Config) {
+    for s in config.sql.iter_mut().filter(|s| s.url.is_empty()) {
+        s.url = config.database.url.clone();
+    }
+    for r in config.redis_value.iter_mut().filter(|r| r.url.is_empty()) {
+        r.url = config.redis.url.clone();
+    }
 }
 
 /// A config file larger than this is refused unread (a real one is a few KiB).
@@ -680,6 +698,8 @@ impl Config {
         all.extend(self.file.iter().enumerate().map(|(i, c)| (format!("file[{i}]"), c as &dyn Check)));
         all.extend(self.disk.iter().enumerate().map(|(i, c)| (format!("disk[{i}]"), c as &dyn Check)));
         all.extend(self.command.iter().enumerate().map(|(i, c)| (format!("command[{i}]"), c as &dyn Check)));
+        all.extend(self.sql.iter().enumerate().map(|(i, c)| (format!("sql[{i}]"), c as &dyn Check)));
+        all.extend(self.redis_value.iter().enumerate().map(|(i, c)| (format!("redis_value[{i}]"), c as &dyn Check)));
         all.push(("self".into(), &self.self_watch));
         all
     }
@@ -694,6 +714,8 @@ impl Config {
         all.extend(self.file.iter_mut().map(|c| c as &mut dyn Check));
         all.extend(self.disk.iter_mut().map(|c| c as &mut dyn Check));
         all.extend(self.command.iter_mut().map(|c| c as &mut dyn Check));
+        all.extend(self.sql.iter_mut().map(|c| c as &mut dyn Check));
+        all.extend(self.redis_value.iter_mut().map(|c| c as &mut dyn Check));
         all.push(&mut self.self_watch);
         all
     }
@@ -790,6 +812,12 @@ path = "/"
 [[command]]
 name = "c"
 command = ["/bin/true"]
+[[sql]]
+name = "s"
+query = "select 1"
+[[redis_value]]
+name = "r"
+command = ["DBSIZE"]
 "#,
         )
         .unwrap();
@@ -797,7 +825,20 @@ command = ["/bin/true"]
         let mut copy = c.clone();
         let kinds_mut: Vec<&str> = copy.checks_mut().iter().map(|k| k.kind()).collect();
         assert_eq!(kinds, kinds_mut);
-        for kind in ["redis", "database", "api", "launchagent", "tcp", "process", "file", "disk", "command", "self"] {
+        for kind in [
+            "redis",
+            "database",
+            "api",
+            "launchagent",
+            "tcp",
+            "process",
+            "file",
+            "disk",
+            "command",
+            "sql",
+            "redis_value",
+            "self",
+        ] {
             assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
         }
     }

@@ -449,7 +449,8 @@ pub struct Answer {
     /// `[ROW]`: the first row, column by column.
     pub row: Option<serde_json::Map<String, Value>>,
     pub rows: Option<u64>,
-    body_json: std::cell::OnceCell<Option<Value>>,
+    /// The body parsed as JSON, once, by the first path that reads it (leave it default).
+    pub body_json: std::cell::OnceCell<Option<Value>>,
 }
 
 /// A side's value once read.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use super::conditions::{self, Answer, Placeholder};
 use super::{Check, CheckResult, CheckStatus, Common, Env, Ident, Severity};
 use crate::envvars::expand;
 use crate::{secret, validate};
@@ -31,6 +32,10 @@ crate::check_section! {
         pub cert_min_days: u32 = 0,
         /// Request headers; values may use ${ENV_VAR}.
         pub headers: BTreeMap<String, String> = BTreeMap::new(),
+        /// Gatus-style conditions that must all hold (`[BODY].status == UP`); a failed one fails the check.
+        pub conditions: Vec<String> = Vec::new(),
+        /// Conditions whose failure is a warning (`[CERTIFICATE_EXPIRATION] > 240h`).
+        pub warn_conditions: Vec<String> = Vec::new(),
         /// What a failure counts as.
         pub severity: Severity = Severity::Warning,
     }
@@ -66,6 +71,13 @@ impl Check for Api {
                 self.cert_min_days
             ));
         }
+        conditions::validate(&mut errs, at, "conditions", &self.conditions, conditions::HTTP);
+        conditions::validate(&mut errs, at, "warn_conditions", &self.warn_conditions, conditions::HTTP);
+        if self.reads(Placeholder::CertificateExpiration) && !self.url.starts_with("https://") {
+            errs.push(format!(
+                "{at}.conditions: [CERTIFICATE_EXPIRATION] needs an https:// URL (only https has a certificate)"
+            ));
+        }
         if self.cert_min_days > 3650 {
             errs.push(format!("{at}.cert_min_days = {}: must be at most 3650 days", self.cert_min_days));
         }
@@ -91,6 +103,17 @@ impl Check for Api {
     }
 }
 
+impl Api {
+    /// Whether a condition (failing or warning) reads `p`.
+    fn reads(&self, p: Placeholder) -> bool {
+        conditions::any_reads(&[&self.conditions, &self.warn_conditions], conditions::HTTP, p)
+    }
+
+    fn has_conditions(&self) -> bool {
+        !self.conditions.is_empty() || !self.warn_conditions.is_empty()
+    }
+}
+
 /// Checks one endpoint; `env` resolves `${VAR}` in header values.
 pub fn check(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> CheckResult {
     let start = Instant::now();
@@ -104,20 +127,68 @@ pub fn check(cfg: &Api, env: &dyn Fn(&str) -> Option<String>) -> CheckResult {
         Err(e) => (CheckStatus::Fail, e.clone()),
         Ok((code, body, latency)) => judge(cfg, *code, body, *latency),
     };
-    let mut expires = None;
-    if let Some(probe) = probe {
-        let (st, msg, at) = judge_cert(cfg, status, &message, fetched.is_ok(), probe, chrono::Utc::now());
+    let now = chrono::Utc::now();
+    let certificate = probe.as_ref().map(|p| match p {
+        Ok(p) => Ok((p.not_after - now).num_milliseconds()),
+        Err(e) => Err(format!("certificate not read: {e}")),
+    });
+    let mut expires = probe.as_ref().and_then(|p| p.as_ref().ok()).map(|p| p.not_after);
+    if cfg.cert_min_days > 0
+        && let Some(probe) = probe
+    {
+        let (st, msg, at) = judge_cert(cfg, status, &message, fetched.is_ok(), probe, now);
         (status, message, expires) = (st, msg, at);
+    }
+    let mut values = Vec::new();
+    // A request that got no answer has nothing to judge, unless a
+    // condition asks about the connection itself (`[CONNECTED] == false`).
+    if cfg.has_conditions() && (fetched.is_ok() || cfg.reads(Placeholder::Connected)) {
+        let answer = match fetched {
+            Ok((code, body, latency)) => Answer {
+                status: Some(code),
+                body: Some(body),
+                response_time_ms: Some(latency),
+                certificate,
+                connected: Some(true),
+                ..Answer::default()
+            },
+            Err(_) => Answer { connected: Some(false), certificate, ..Answer::default() },
+        };
+        let judged = conditions::judge(&cfg.conditions, &cfg.warn_conditions, conditions::HTTP, &answer);
+        (status, message) = with_conditions(status, &message, answer.connected == Some(true), &judged);
+        values = judged.readings;
     }
     let mut r = CheckResult::new(&cfg.idents()[0], status, message);
     r.latency_ms = start.elapsed().as_millis() as u64;
     r.cert_expires_at = expires;
+    r.values = values;
     r
+}
+
+/// The verdict once the conditions are judged: a failed condition fails,
+/// a failed warning condition warns; the message quotes each with the
+/// value seen. Without a connection the conditions decide alone (they
+/// asked about `[CONNECTED]`).
+pub fn with_conditions(
+    status: CheckStatus,
+    message: &str,
+    connected: bool,
+    judged: &conditions::Judged,
+) -> (CheckStatus, String) {
+    let status = if !connected { CheckStatus::Ok } else { status };
+    let status = if !judged.failed.is_empty() {
+        CheckStatus::Fail
+    } else if !judged.warned.is_empty() {
+        status.max_with(CheckStatus::Warn)
+    } else {
+        status
+    };
+    (status, format!("{message}; {}", judged.summary()))
 }
 
 /// The certificate of an https endpoint with `cert_min_days`; `None` when not asked.
 fn cert_probe(cfg: &Api) -> Option<Result<super::cert::Probe, String>> {
-    if cfg.cert_min_days == 0 {
+    if cfg.cert_min_days == 0 && !cfg.reads(Placeholder::CertificateExpiration) {
         return None;
     }
     let u = url::Url::parse(&cfg.url).ok().filter(|u| u.scheme() == "https")?;
@@ -170,7 +241,7 @@ pub fn judge_cert(
     (out.0, out.1, Some(p.not_after))
 }
 
-trait Worse {
+pub trait Worse {
     fn max_with(self, other: CheckStatus) -> CheckStatus;
 }
 
@@ -191,6 +262,8 @@ impl Worse for CheckStatus {
 pub fn judge(cfg: &Api, code: u16, body: &str, latency_ms: u64) -> (CheckStatus, String) {
     let status_ok = match cfg.expect_status {
         Some(want) => code == want,
+        // A condition on [STATUS] says which codes are fine, as in Gatus.
+        None if cfg.reads(Placeholder::Status) => true,
         None => (200..300).contains(&code),
     };
     if !status_ok {

@@ -25,7 +25,9 @@ pub mod launchagent;
 pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod redis_value;
 pub mod selfcheck;
+pub mod sql;
 pub mod tcp;
 
 use std::path::PathBuf;
@@ -206,6 +208,10 @@ pub struct CheckResult {
     /// When the certificate of an https `[[api]]` with `cert_min_days` expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cert_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The numbers its conditions read (SPEC §16): history, `--json`,
+    /// Prometheus (`ops_atomic_check_value`), the page.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<conditions::Reading>,
 }
 
 /// One value of a plugin's performance data: `'label'=value[unit];…`.
@@ -233,6 +239,7 @@ impl CheckResult {
             measurement: None,
             metrics: Vec::new(),
             cert_expires_at: None,
+            values: Vec::new(),
         }
     }
 

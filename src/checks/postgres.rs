@@ -71,7 +71,7 @@ impl Check for Database {
 
 /// libpq-style URLs may leave the host out of the authority and name a
 /// socket folder with `?host=/tmp`, which a generic URL check would refuse.
-fn check_database_url(raw: &str) -> std::result::Result<(), String> {
+pub fn check_database_url(raw: &str) -> std::result::Result<(), String> {
     if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
         return Err("must start with postgresql:// (or postgres://)".into());
     }
@@ -98,9 +98,22 @@ pub fn check(cfg: &Database) -> CheckResult {
 }
 
 fn query(cfg: &Database) -> Result<usize, String> {
-    let timeout = Duration::from_millis(cfg.timeout_ms);
+    session(&cfg.url, Duration::from_millis(cfg.timeout_ms), |client| {
+        let rows = client.simple_query(&cfg.query)?;
+        Ok(rows.iter().filter(|m| matches!(m, postgres::SimpleQueryMessage::Row(_))).count())
+    })
+}
+
+/// Connects to the server `url` names through the reply guard and hands
+/// the client to `work`, all within `timeout`; the error says what failed,
+/// without the password.
+pub fn session<T>(
+    url: &str,
+    timeout: Duration,
+    work: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+) -> Result<T, String> {
     let deadline = Instant::now() + timeout;
-    let pg: postgres::Config = cfg.url.parse().map_err(|e: postgres::Error| e.to_string())?;
+    let pg: postgres::Config = url.parse().map_err(|e: postgres::Error| e.to_string())?;
     let upstream = connect_upstream(&pg, deadline, timeout)?;
     let guard = guard::Guard::start(upstream, deadline).map_err(|e| format!("could not start the reply guard: {e}"))?;
     let mut local = postgres::Config::new();
@@ -130,8 +143,7 @@ fn query(cfg: &Database) -> Result<usize, String> {
     local.application_name("ops-atomic");
     let result = (|| {
         let mut client = local.connect(postgres::NoTls).map_err(|e| describe(&e))?;
-        let rows = client.simple_query(&cfg.query).map_err(|e| describe(&e))?;
-        Ok(rows.iter().filter(|m| matches!(m, postgres::SimpleQueryMessage::Row(_))).count())
+        work(&mut client).map_err(|e| describe(&e))
     })();
     // The guard cutting the connection is why the client failed: say so.
     result.map_err(|e| guard.verdict().unwrap_or(e))

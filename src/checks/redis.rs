@@ -86,6 +86,16 @@ const MAX_REPLY: usize = 64 * 1024;
 /// allocate gigabytes. The crate still parses the URL, so every URL it took
 /// means the same (user, password, db, `redis+unix://`).
 fn ping(url: &str, timeout: Duration) -> Result<String, String> {
+    match open(url, timeout)?.call(&["PING"])? {
+        Reply::Text(t) => Ok(t),
+        Reply::Error(e) => Err(e),
+        other => Ok(other.shown()),
+    }
+}
+
+/// A RESP conversation with the server `url` names, after AUTH and SELECT
+/// as the URL says, with one deadline for everything said on it.
+pub fn open(url: &str, timeout: Duration) -> Result<Resp<dyn Stream>, String> {
     let deadline = Instant::now() + timeout;
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
     let info = client.get_connection_info();
@@ -105,7 +115,7 @@ fn ping(url: &str, timeout: Duration) -> Result<String, String> {
         match con.call(&auth)? {
             Reply::Text(_) => {}
             Reply::Error(e) => return Err(format!("AUTH refused: {e}")),
-            Reply::Other(r) => return Err(format!("AUTH answered {r:?}")),
+            other => return Err(format!("AUTH answered {:?}", other.shown())),
         }
     }
     if settings.db() != 0 {
@@ -113,14 +123,10 @@ fn ping(url: &str, timeout: Duration) -> Result<String, String> {
         match con.call(&["SELECT", &db])? {
             Reply::Text(_) => {}
             Reply::Error(e) => return Err(format!("SELECT {db} refused: {e}")),
-            Reply::Other(r) => return Err(format!("SELECT {db} answered {r:?}")),
+            other => return Err(format!("SELECT {db} answered {:?}", other.shown())),
         }
     }
-    match con.call(&["PING"])? {
-        Reply::Text(t) => Ok(t),
-        Reply::Error(e) => Err(e),
-        Reply::Other(r) => Ok(r),
-    }
+    Ok(con)
 }
 
 fn connect_tcp(host: &str, port: u16, deadline: Instant, timeout: Duration) -> Result<TcpStream, String> {
@@ -147,7 +153,7 @@ fn connect_tcp(host: &str, port: u16, deadline: Instant, timeout: Duration) -> R
 }
 
 /// A socket to Redis: TCP or a Unix socket.
-trait Stream: Read + Write + Send {
+pub trait Stream: Read + Write + Send {
     fn set_timeouts(&self, t: Duration) -> io::Result<()>;
 }
 impl Stream for TcpStream {
@@ -163,17 +169,37 @@ impl Stream for std::os::unix::net::UnixStream {
     }
 }
 
-#[derive(Debug, PartialEq)]
-enum Reply {
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
     /// A simple or bulk string.
     Text(String),
     Error(String),
-    /// Anything else (an integer, an array, a nil), shown as received.
+    Int(i64),
+    Nil,
+    /// An array, at most [`MAX_ITEMS`] items in all.
+    Array(Vec<Reply>),
+    /// Anything else (a RESP3 type), shown as received.
     Other(String),
 }
 
+/// The most items one reply may hold, nested arrays counted together.
+const MAX_ITEMS: usize = 10_000;
+
+impl Reply {
+    /// The reply as `redis-cli` would show it, roughly.
+    pub fn shown(&self) -> String {
+        match self {
+            Reply::Text(t) | Reply::Other(t) => t.clone(),
+            Reply::Error(e) => format!("(error) {e}"),
+            Reply::Int(n) => n.to_string(),
+            Reply::Nil => "(nil)".into(),
+            Reply::Array(items) => format!("[{}]", items.iter().map(Reply::shown).collect::<Vec<_>>().join(", ")),
+        }
+    }
+}
+
 /// A RESP conversation with a bounded buffer and one deadline for all of it.
-struct Resp<S: Read + Write + ?Sized> {
+pub struct Resp<S: Read + Write + ?Sized> {
     stream: Box<S>,
     buf: Vec<u8>,
     deadline: Instant,
@@ -189,7 +215,7 @@ impl<S: Stream + ?Sized> Resp<S> {
         Ok(left)
     }
 
-    fn call(&mut self, args: &[&str]) -> Result<Reply, String> {
+    pub fn call(&mut self, args: &[&str]) -> Result<Reply, String> {
         let mut cmd = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             cmd.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -253,6 +279,11 @@ impl<S: Stream + ?Sized> Resp<S> {
     }
 
     fn reply(&mut self) -> Result<Reply, String> {
+        let mut budget = MAX_ITEMS;
+        self.reply_within(&mut budget)
+    }
+
+    fn reply_within(&mut self, budget: &mut usize) -> Result<Reply, String> {
         let line = self.line()?;
         let (kind, rest) = line.split_at(line.len().min(1));
         match kind {
@@ -261,7 +292,7 @@ impl<S: Stream + ?Sized> Resp<S> {
             "$" => {
                 let len: i64 = rest.trim().parse().map_err(|_| format!("malformed reply {line:?}"))?;
                 if len < 0 {
-                    return Ok(Reply::Other("(nil)".into()));
+                    return Ok(Reply::Nil);
                 }
                 if len as u64 > MAX_REPLY as u64 {
                     return Err(format!(
@@ -276,6 +307,22 @@ impl<S: Stream + ?Sized> Resp<S> {
                 let text = String::from_utf8_lossy(&self.buf[..len]).into_owned();
                 self.buf.drain(..len + 2);
                 Ok(Reply::Text(text))
+            }
+            ":" => rest.trim().parse().map(Reply::Int).map_err(|_| format!("malformed reply {line:?}")),
+            "*" => {
+                let n: i64 = rest.trim().parse().map_err(|_| format!("malformed reply {line:?}"))?;
+                if n < 0 {
+                    return Ok(Reply::Nil);
+                }
+                if n as u64 > *budget as u64 {
+                    return Err(format!("reply too large: over {MAX_ITEMS} items (not read further)"));
+                }
+                *budget -= n as usize;
+                let mut items = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    items.push(self.reply_within(budget)?);
+                }
+                Ok(Reply::Array(items))
             }
             _ => Ok(Reply::Other(line)),
         }
@@ -332,8 +379,22 @@ mod tests {
         assert_eq!(r.stream.out, b"*1\r\n$4\r\nPING\r\n");
         assert_eq!(r.reply().unwrap(), Reply::Text("PONG".into()));
         assert_eq!(r.reply().unwrap(), Reply::Error("ERR nope".into()));
-        assert_eq!(r.reply().unwrap(), Reply::Other(":5".into()));
+        assert_eq!(r.reply().unwrap(), Reply::Int(5));
         assert_eq!(r.reply().unwrap_err(), "the server closed the connection");
+    }
+
+    #[test]
+    fn arrays_nest_and_stay_bounded() {
+        let mut r = resp(b"*4\r\n:2\r\n$3\r\n1-0\r\n$-1\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n2\r\n", false);
+        let want = Reply::Array(vec![
+            Reply::Int(2),
+            Reply::Text("1-0".into()),
+            Reply::Nil,
+            Reply::Array(vec![Reply::Array(vec![Reply::Text("a".into()), Reply::Text("2".into())])]),
+        ]);
+        assert_eq!(r.reply().unwrap(), want);
+        let e = resp(b"*99999999\r\n", false).reply().unwrap_err();
+        assert!(e.contains("over 10000 items"), "{e}");
     }
 
     #[test]

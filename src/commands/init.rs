@@ -222,6 +222,8 @@ pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] = &[
     file,
     disk,
     command,
+    sql,
+    redis_value,
     self_watch,
     discord,
     notify,
@@ -392,6 +394,16 @@ fn api(d: &mut Doc, _: &Found, _: &Config) {
         &a.headers,
         "e.g. { Authorization = \"Bearer ${API_TOKEN}\" }: ${VAR} comes from the environment",
     );
+    d.example(
+        "conditions",
+        ["[STATUS] == 200", "[BODY].status == UP", "[RESPONSE_TIME] < 300"],
+        "Gatus's syntax; all must hold, else the check fails quoting the value seen",
+    );
+    d.example(
+        "warn_conditions",
+        ["[RESPONSE_TIME] < 1000"],
+        "a failed one warns; https: \"[CERTIFICATE_EXPIRATION] > 240h\"",
+    );
     d.example("severity", a.severity, "what a failure counts as");
 }
 
@@ -456,6 +468,42 @@ fn command(d: &mut Doc, _: &Found, _: &Config) {
     d.example("command", ["/opt/homebrew/sbin/check_http", "-H", "127.0.0.1", "-p", "4000"], "argv, no shell");
     d.example("timeout_s", c.timeout_s, "killed with its children after this");
     d.example("severity", c.severity, "what a failure counts as");
+}
+
+fn sql(d: &mut Doc, _: &Found, _: &Config) {
+    let q = crate::checks::sql::Sql::default();
+    d.raw("\n");
+    d.comment(
+        "A PostgreSQL query judged by conditions: [VALUE] (first column), [ROW].<column>, [ROWS],\n\
+         [RESPONSE_TIME]. Read-only transaction, statement_timeout = timeout_ms; none by default.",
+    );
+    d.raw("#[[sql]]\n");
+    d.example("name", "failed jobs", "unique");
+    d.example("url", &q.url, "\"\" = the [database] URL");
+    d.example("query", "select count(*) from jobs where state = 'failed'", "one statement returning a row");
+    d.example("conditions", ["[VALUE] < 10"], "all must hold");
+    d.example("warn_conditions", ["[VALUE] < 5"], "a failed one warns");
+    d.example("timeout_ms", q.timeout_ms, "connect + query; also the statement_timeout");
+    d.example("severity", q.severity, "what a failure counts as");
+}
+
+fn redis_value(d: &mut Doc, _: &Found, _: &Config) {
+    let r = crate::checks::redis_value::RedisValue::default();
+    let names = crate::checks::redis_value::COMMANDS.iter().map(|c| c.0).collect::<Vec<_>>().join(" ");
+    d.raw("\n");
+    d.comment(&format!(
+        "A read-only Redis command judged by conditions on [VALUE] and [RESPONSE_TIME]; none by default.\n\
+         Commands: {names} (INFO with field = \"...\"; XPENDING stream group: the pending count)."
+    ));
+    d.raw("#[[redis_value]]\n");
+    d.example("name", "job queue", "unique");
+    d.example("url", &r.url, "\"\" = the [redis] URL");
+    d.example("command", ["LLEN", "jobs"], "e.g. [\"INFO\", \"memory\"] with field = \"used_memory\"");
+    d.example("field", &r.field, "INFO only: the field to read");
+    d.example("conditions", ["[VALUE] < 1000"], "all must hold");
+    d.example("warn_conditions", ["[VALUE] < 500"], "a failed one warns");
+    d.example("timeout_ms", r.timeout_ms, "connect + command");
+    d.example("severity", r.severity, "what a failure counts as");
 }
 
 fn self_watch(d: &mut Doc, _: &Found, c: &Config) {
@@ -733,6 +781,8 @@ mod tests {
         let mut full = Config::default();
         full.api.push(crate::config::Api { expect_status: Some(200), ..Default::default() });
         full.daily.smoke.push(crate::config::Smoke::default());
+        full.sql.push(crate::config::Sql::default());
+        full.redis_value.push(crate::config::RedisValue::default());
         let full = toml::Table::try_from(&full).unwrap();
         let mut missing = Vec::new();
         missing_keys(&full, &written, "", &mut missing);
