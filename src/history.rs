@@ -39,6 +39,9 @@ pub struct CheckLine {
     /// A command check's performance data, `{"label": value}` (SPEC §6).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub metrics: std::collections::BTreeMap<String, f64>,
+    /// The numbers its conditions read, `{"[VALUE]": 14}` (SPEC §16).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub values: std::collections::BTreeMap<String, f64>,
     /// The one call that measured several checks at once (their latency is
     /// that call's): counted once in the slowest-checks list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,6 +58,7 @@ impl CheckLine {
             latency_ms: r.latency_ms,
             message: r.message.clone(),
             metrics: r.metrics.iter().map(|m| (m.label.clone(), m.value)).collect(),
+            values: r.values.iter().map(|v| (v.placeholder.clone(), v.value)).collect(),
             measurement: r.measurement.map(str::to_string),
         }
     }

@@ -118,6 +118,8 @@ pub struct Row {
     pub p95: String,
     /// The name of the check it fails because of (SPEC §15), now.
     pub caused_by: Option<String>,
+    /// The numbers its conditions read in the last run: `[VALUE] 14`.
+    pub values: Vec<String>,
     pub slots: Vec<SlotCell>,
 }
 
@@ -342,6 +344,12 @@ pub fn build(s: &Summary, f: &Facts) -> Page {
                 p50: ms(stats.and_then(|c| c.p50_ms)),
                 p95: ms(stats.and_then(|c| c.p95_ms)),
                 caused_by: now_state.and_then(|c| c.caused_by.as_deref()).map(name_of),
+                values: now_state.map_or_else(Vec::new, |c| {
+                    c.values
+                        .iter()
+                        .map(|v| format!("{} {}", v.placeholder, crate::checks::conditions::number_text(v.value)))
+                        .collect()
+                }),
                 slots: slots.iter().enumerate().map(|(i, slot)| slot_cell(s, i, n_slots, slot)).collect(),
             }
         })

@@ -126,6 +126,10 @@ pub struct CheckState {
     /// What the check keeps between runs (a file check's size samples).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memo: Option<serde_json::Value>,
+    /// The numbers its conditions read in the last run (SPEC §16), for
+    /// `status`, the page and the menu bar.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<crate::checks::conditions::Reading>,
     /// Its repairs (SPEC §12): the attempts of the last hour, the budget's state.
     #[serde(skip_serializing_if = "RepairState::is_empty")]
     pub repairs: RepairState,

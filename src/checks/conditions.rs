@@ -527,7 +527,8 @@ impl Val {
     }
 }
 
-fn number_text(n: f64) -> String {
+/// A number as people write it: `14`, not `14.0`.
+pub fn number_text(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
 }
 

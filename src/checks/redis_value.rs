@@ -64,7 +64,12 @@ impl Check for RedisValue {
         "Redis values"
     }
     fn idents(&self) -> Vec<Ident> {
-        vec![Ident::named(self, &self.name, self.severity, format!("{} {}", secret::url_target(&self.url), self.shown()))]
+        vec![Ident::named(
+            self,
+            &self.name,
+            self.severity,
+            format!("{} {}", secret::url_target(&self.url), self.shown()),
+        )]
     }
     fn validate(&self, at: &str) -> Vec<String> {
         let mut errs = Vec::new();
@@ -76,7 +81,8 @@ impl Check for RedisValue {
         }
         let names = COMMANDS.iter().map(|c| c.0).collect::<Vec<_>>().join(" ");
         match self.command.split_first() {
-            None => errs.push(format!("{at}.command is empty: give a read-only command, e.g. [\"LLEN\", \"jobs\"] ({names})")),
+            None => errs
+                .push(format!("{at}.command is empty: give a read-only command, e.g. [\"LLEN\", \"jobs\"] ({names})")),
             Some((name, args)) => match COMMANDS.iter().find(|c| c.0.eq_ignore_ascii_case(name)) {
                 None => errs.push(format!(
                     "{at}.command = {:?}: {name:?} is not one of the read-only commands ops-atomic sends: {names}",
@@ -216,7 +222,10 @@ mod tests {
     #[test]
     fn only_the_read_only_commands_pass_config_check() {
         let errs = rv(&["DEL", "jobs"], "", &[]).validate("redis_value[0]").join("\n");
-        assert!(errs.contains("redis_value[0].command = [\"DEL\", \"jobs\"]: \"DEL\" is not one of the read-only"), "{errs}");
+        assert!(
+            errs.contains("redis_value[0].command = [\"DEL\", \"jobs\"]: \"DEL\" is not one of the read-only"),
+            "{errs}"
+        );
         assert!(rv(&["LLEN"], "", &[]).validate("r").join("").contains("LLEN takes 1 argument"));
         assert!(rv(&["DBSIZE", "x"], "", &[]).validate("r").join("").contains("DBSIZE takes no arguments"));
         assert!(rv(&["INFO", "memory"], "", &[]).validate("r").join("").contains("r.field is empty"));
@@ -239,9 +248,12 @@ mod tests {
         assert_eq!(info.value_of(Reply::Text(text.into())).unwrap(), Value::from(1_048_576.0));
         let human = rv(&["INFO", "memory"], "used_memory_human", &[]);
         assert_eq!(human.value_of(Reply::Text(text.into())).unwrap(), Value::from("1.00M"));
-        assert!(rv(&["INFO", "memory"], "nope", &[]).value_of(Reply::Text(text.into())).unwrap_err().contains("no field"));
+        assert!(
+            rv(&["INFO", "memory"], "nope", &[]).value_of(Reply::Text(text.into())).unwrap_err().contains("no field")
+        );
         let pending = rv(&["XPENDING", "s", "g"], "", &[]);
-        let summary = Reply::Array(vec![Reply::Int(7), Reply::Text("1-0".into()), Reply::Text("9-0".into()), Reply::Nil]);
+        let summary =
+            Reply::Array(vec![Reply::Int(7), Reply::Text("1-0".into()), Reply::Text("9-0".into()), Reply::Nil]);
         assert_eq!(pending.value_of(summary).unwrap(), Value::from(7));
         assert_eq!(rv(&["GET", "k"], "", &[]).value_of(Reply::Nil).unwrap(), Value::Null);
     }

@@ -127,8 +127,7 @@ fn session_query(url: &str, text: &str, timeout_ms: u64) -> Result<Rows, String>
 /// numbers, booleans as true/false, NULL as null, the rest as text.
 fn typed(text: Option<&str>, ty: Option<&Type>) -> Value {
     let Some(text) = text else { return Value::Null };
-    let numeric =
-        [Type::INT2, Type::INT4, Type::INT8, Type::FLOAT4, Type::FLOAT8, Type::NUMERIC, Type::OID];
+    let numeric = [Type::INT2, Type::INT4, Type::INT8, Type::FLOAT4, Type::FLOAT8, Type::NUMERIC, Type::OID];
     match ty {
         Some(t) if *t == Type::BOOL => Value::Bool(text == "t"),
         Some(t) if numeric.contains(t) => text

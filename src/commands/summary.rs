@@ -169,6 +169,7 @@ mod tests {
                         latency_ms: 1,
                         message: String::new(),
                         metrics: Default::default(),
+                        values: Default::default(),
                         measurement: None,
                     }],
                     events: Vec::new(),

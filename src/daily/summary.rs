@@ -778,6 +778,7 @@ mod tests {
             latency_ms,
             message: String::new(),
             metrics: Default::default(),
+            values: Default::default(),
             measurement: None,
         }
     }
@@ -981,6 +982,7 @@ mod tests {
         let la = |name: &str| CheckLine {
             measurement: Some(crate::checks::launchagent::MEASUREMENT.into()),
             metrics: Default::default(),
+            values: Default::default(),
             id: format!("launchagent:{name}"),
             name: name.into(),
             kind: "launchagent".into(),

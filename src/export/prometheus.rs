@@ -63,6 +63,8 @@ pub struct CheckRow {
     pub metrics: Vec<PerfValue>,
     /// When an https API's certificate expires.
     pub cert_expires_at: Option<DateTime<Utc>>,
+    /// The numbers its conditions read: (placeholder, value).
+    pub values: Vec<(String, f64)>,
 }
 
 impl CheckRow {
@@ -81,6 +83,7 @@ impl CheckRow {
                 .map(|m| PerfValue { label: m.label.clone(), value: m.value, unit: m.unit.clone() })
                 .collect(),
             cert_expires_at: r.cert_expires_at,
+            values: r.values.iter().map(|v| (v.placeholder.clone(), v.value)).collect(),
         }
     }
 }
@@ -124,6 +127,10 @@ pub fn exposition(run: &Run, rows: &[CheckRow]) -> String {
         Family::gauge("ops_atomic_check_latency_seconds", "How long the check took in the last heartbeat.");
     let mut down = Family::gauge("ops_atomic_check_down", "1 while the check is DOWN (an incident is open), else 0.");
     let mut perf = Family::gauge("ops_atomic_check_metric", "A command check's performance data, by label and unit.");
+    let mut value = Family::gauge(
+        "ops_atomic_check_value",
+        "A number a check's condition read: a queue depth, a JSON field, a row count (durations in milliseconds).",
+    );
     let mut cert = Family::gauge(
         "ops_atomic_cert_expiry_timestamp_seconds",
         "When the certificate of an https API check expires (Unix time).",
@@ -156,6 +163,9 @@ pub fn exposition(run: &Run, rows: &[CheckRow]) -> String {
                 perf.add(vec![("check", r.id.clone()), ("metric", m.label.clone()), ("unit", m.unit.clone())], m.value);
             }
         }
+        for (placeholder, v) in &r.values {
+            value.add(vec![("check", r.id.clone()), ("placeholder", placeholder.clone())], *v);
+        }
         if let Some(t) = r.cert_expires_at {
             cert.add(vec![("check", r.id.clone())], t.timestamp() as f64);
         }
@@ -181,7 +191,7 @@ pub fn exposition(run: &Run, rows: &[CheckRow]) -> String {
     }
 
     let mut out = String::new();
-    for f in [up, status, latency, down, perf, cert, overall, last, duration, runs, pending] {
+    for f in [up, status, latency, down, perf, value, cert, overall, last, duration, runs, pending] {
         if f.samples.is_empty() {
             continue;
         }

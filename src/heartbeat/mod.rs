@@ -74,6 +74,11 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
     for r in results.iter().filter(|r| r.memo.is_some()) {
         st.checks.entry(r.id.clone()).or_default().memo = r.memo.clone();
     }
+    for r in &results {
+        if !r.values.is_empty() || st.checks.get(&r.id).is_some_and(|c| !c.values.is_empty()) {
+            st.checks.entry(r.id.clone()).or_default().values = r.values.clone();
+        }
+    }
     let rules = rulebook(cfg);
     let repair_book = crate::repairs::book(cfg);
     let rule = |id: &str| incidents::Rules {
