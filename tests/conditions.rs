@@ -159,7 +159,7 @@ query = "select 1; delete from {table}"
 "#,
             url = pg.url()
         ));
-        client_insert(&pg, &table, failed);
+        client_insert(pg, &table, failed);
     };
     write(1);
     let (_, doc) = heartbeat_json(&root);
