@@ -4,7 +4,9 @@
 # 1. Installs what the integration tests need when it is missing:
 #    redis-server, the PostgreSQL server binaries, the Nagios plugins of
 #    monitoring-plugins-basic (/usr/lib/nagios/plugins, for [[command]]
-#    checks), node_exporter (prometheus-node-exporter) and chromium (the
+#    checks), node_exporter (prometheus-node-exporter), prometheus (and its
+#    promtool), prometheus-alertmanager (and amtool), prometheus-pushgateway
+#    (tests/fleet.rs) and chromium (the
 #    status page is read in a real headless browser), from apt (as root, or through sudo). Installing starts no system service and creates no
 #    cluster: the tests start their own servers on free loopback ports.
 # 2. Runs cargo fmt --check, cargo clippy --all-targets -- -D warnings and
@@ -106,6 +108,10 @@ find_pg_bin >/dev/null || missing+=(postgresql)
 find_node_exporter >/dev/null || missing+=(prometheus-node-exporter)
 # Chromium only recommends a font; without one the page would be screenshot without text.
 find_chromium >/dev/null || missing+=(chromium fonts-liberation)
+# tests/fleet.rs: promtool and prometheus, amtool and alertmanager, the Pushgateway.
+[ -x /usr/bin/promtool ] && [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+[ -x /usr/bin/amtool ] && [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+[ -x /usr/bin/prometheus-pushgateway ] || missing+=(prometheus-pushgateway)
 
 cleanup_install() {
   if [ -n "${created_policy:-}" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
@@ -140,6 +146,9 @@ pg_bin=$(find_pg_bin) || die "PostgreSQL server binaries are still missing after
 [ -x /usr/lib/nagios/plugins/check_dummy ] || die "the Nagios plugins are still missing after installing them: the [[command]] tests need them (apt-get install -y monitoring-plugins-basic)"
 node_exporter=$(find_node_exporter) || die "node_exporter is still missing after installing it: tests/export.rs needs it (apt-get install -y prometheus-node-exporter)"
 chromium=$(find_chromium) || die "chromium is still missing after installing it: tests/page.rs reads the status page in it (apt-get install -y chromium)"
+for fleet_tool in promtool prometheus amtool prometheus-alertmanager prometheus-pushgateway; do
+  [ -x "/usr/bin/$fleet_tool" ] || die "/usr/bin/$fleet_tool is still missing after installing it: tests/fleet.rs needs it (apt-get install -y prometheus prometheus-alertmanager prometheus-pushgateway)"
+done
 export OPS_ATOMIC_REDIS_SERVER=$redis OPS_ATOMIC_PG_BIN=$pg_bin OPS_ATOMIC_NODE_EXPORTER=$node_exporter OPS_ATOMIC_CHROMIUM=$chromium
 log "redis-server: $redis; PostgreSQL binaries: $pg_bin; node_exporter: $node_exporter; chromium: $chromium"
 

@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Completions { shell } => return crate::commands::shell::completions(*shell),
         Command::Man => return crate::commands::shell::man(),
         Command::Init(args) => return init(&cli, args),
+        Command::Fleet { what } => return crate::commands::fleet::run(&Paths::resolve(cli.root.as_deref())?, *what),
         _ => {}
     }
     if let Command::Status(args) = &cli.command {
@@ -63,7 +64,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Config { action } => config_command(&ctx, action),
         Command::Events(args) => crate::commands::events::run(&ctx.paths, &ctx.loaded.config, &args),
         Command::Silence(args) => crate::commands::silence::run(&ctx.paths, &ctx.loaded.config, &args),
-        Command::Init(_) | Command::Completions { .. } | Command::Man => unreachable!("dispatched above"),
+        Command::Init(_) | Command::Completions { .. } | Command::Man | Command::Fleet { .. } => {
+            unreachable!("dispatched above")
+        }
         Command::Notify { action: NotifyAction::Test { channel, json } } => {
             crate::commands::notify_test::run(&ctx.paths, &ctx.loaded.config, channel.as_deref(), json)
         }

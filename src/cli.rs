@@ -65,6 +65,22 @@ pub enum Command {
         #[command(subcommand)]
         action: NotifyAction,
     },
+    /// Print the shipped Prometheus rules, Alertmanager config or Grafana dashboard for a team of Macs
+    Fleet {
+        #[arg(value_enum)]
+        what: FleetFile,
+    },
+}
+
+/// What `fleet` prints (SPEC §18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FleetFile {
+    /// Prometheus alerting rules (promtool check rules)
+    Rules,
+    /// An Alertmanager config: critical to a pager, the rest to chat (amtool check-config)
+    Alertmanager,
+    /// A Grafana dashboard (JSON, to import)
+    Dashboard,
 }
 
 #[derive(Debug, Args)]

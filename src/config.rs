@@ -214,20 +214,42 @@ impl Default for Launchd {
 }
 
 /// Files written for other tools after every heartbeat.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Export {
     /// The Prometheus textfile, rewritten atomically every heartbeat, for
     /// node_exporter's `--collector.textfile.directory`: an absolute path
     /// ending in `.prom`; "" = no export.
     pub prometheus_textfile: String,
+    /// A Prometheus Pushgateway's base URL (SPEC §18): the textfile's metrics
+    /// are PUT to `<url>/metrics/job/ops_atomic/instance/<instance>` after
+    /// every heartbeat; "" = no push.
+    pub pushgateway_url: String,
+    /// Headers sent with the push (a token); values may use ${ENV_VAR}.
+    pub pushgateway_headers: std::collections::BTreeMap<String, String>,
+    /// The `instance` the push is grouped under; "" = monitor.host_name (or the host name).
+    pub instance: String,
+    /// How long the push may take, at most (inside the heartbeat's deadline).
+    pub timeout_ms: u64,
+}
+
+impl Default for Export {
+    fn default() -> Self {
+        Export {
+            prometheus_textfile: String::new(),
+            pushgateway_url: String::new(),
+            pushgateway_headers: std::collections::BTreeMap::new(),
+            instance: String::new(),
+            timeout_ms: 2000,
+        }
+    }
 }
 
 impl Export {
     /// Every problem in the section, each naming its key.
     pub fn validate(&self) -> Vec<String> {
+        let mut errs = crate::export::pushgateway::validate(self);
         let p = &self.prometheus_textfile;
-        let mut errs = Vec::new();
         if p.is_empty() {
             return errs;
         }
@@ -739,6 +761,7 @@ impl Config {
         c.discord.redact();
         c.notify.iter_mut().for_each(Channel::redact);
         c.ping.iter_mut().for_each(Ping::redact);
+        crate::validate::redact_headers(c.export.pushgateway_headers.values_mut());
         c
     }
 
@@ -748,6 +771,7 @@ impl Config {
         s.extend(self.discord.secrets());
         s.extend(self.notify.iter().flat_map(Channel::secrets));
         s.extend(self.ping.iter().flat_map(Ping::secrets));
+        s.extend(crate::validate::header_secrets(self.export.pushgateway_headers.values()));
         s
     }
 
@@ -854,7 +878,7 @@ command = ["DBSIZE"]
 
     #[test]
     fn the_prometheus_textfile_is_an_absolute_prom_path() {
-        let check = |p: &str| Export { prometheus_textfile: p.into() }.validate();
+        let check = |p: &str| Export { prometheus_textfile: p.into(), ..Export::default() }.validate();
         assert!(check("").is_empty(), "off by default");
         assert!(check("/opt/homebrew/var/node_exporter/ops_atomic.prom").is_empty());
         for (p, why) in [

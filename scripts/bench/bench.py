@@ -226,6 +226,12 @@ def main():
     )
     fh = FullHouse(os.path.join(tmp, "fullhouse"), redis=redis.url, pg=pg.url, api_port=http.port,
                    sink_port=sink.port, labels=labels2, process_needles=needles, tcp_ports=tcp.ports[:3])
+    # The full house + a push: a real Pushgateway (Debian's prometheus-pushgateway) on a free port.
+    push_port = h.free_port()
+    pushgateway = h.spawn(["/usr/bin/prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{push_port}"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not h.wait_port(push_port, pushgateway, "prometheus-pushgateway"):
+        h.die("prometheus-pushgateway exited at start (apt-get install -y prometheus-pushgateway)")
     hung_cmd = os.path.join(tmp, "hang.sh")
     with open(hung_cmd, "w") as f:
         f.write("#!/bin/sh\nexec sleep 60\n")
@@ -235,6 +241,7 @@ def main():
         "healthy": make_root(tmp, "healthy", redis=redis.url, database=pg.url, apis=apis2, labels=labels2),
         "fullhouse": fh.make_root(tmp, "fullhouse-root"),
         "incident": fh.make_root(tmp, "incident-root", macos=True),
+        "fullhouse+push": fh.make_root(tmp, "fullhouse-push-root", push=f"http://127.0.0.1:{push_port}"),
         "scale": make_root(tmp, "scale", redis=redis.url, database=pg.url, apis=apis100, labels=labels50,
                            extra=scale_extra),
         "hung": make_root(
@@ -254,7 +261,7 @@ def main():
         roots[f"-{part}"] = fh.make_root(tmp, f"fullhouse-without-{part}", without=(part,))
     env = {name: h.clean_env(lc50 if name == "scale" else lc2) for name in roots}
     for name in roots:
-        if name in ("fullhouse", "incident") or name.startswith("-"):
+        if name in ("fullhouse", "incident", "fullhouse+push") or name.startswith("-"):
             env[name] = fh.env(lc2)
     for name, root in roots.items():
         r = subprocess.run([exe, "--root", root, "config", "check"], env=env[name], capture_output=True, text=True)
@@ -304,6 +311,7 @@ def main():
     fast = {
         "healthy": hb("healthy"),
         "fullhouse": hb("fullhouse"),
+        "fullhouse+push": hb("fullhouse+push"),
         "incident": incident,
         "scale": hb("scale"),
         "baseline": lambda: h.measure(runone, [baseline_sh], env=benv, logfile=os.path.join(logs, "baseline.log")),
@@ -315,7 +323,7 @@ def main():
                                          logfile=os.path.join(logs, "node.log"))
     samples = interleave(fast, RUNS, "main")
     samples["incident recovery"] = recoveries[WARMUP:]
-    want = {"healthy": {0}, "fullhouse": {0, 1}, "scale": {0}, "baseline": {0}, "node": {0},
+    want = {"healthy": {0}, "fullhouse": {0, 1}, "fullhouse+push": {0, 1}, "scale": {0}, "baseline": {0}, "node": {0},
             "incident": {2}, "incident recovery": {0, 1}}
     for name, ok in want.items():
         bad = [s.code for s in samples.get(name, []) if s.code not in ok]
@@ -476,6 +484,8 @@ def render(st, abl, before, after, version, node_note, page_note):
                      lambda s: s["wall_med"] <= fhw + 30),
         "incident recovery": (f"≤ full house + 30 ms (+{st['incident recovery']['wall_med'] - fhw:.1f} ms)",
                               lambda s: s["wall_med"] <= fhw + 30),
+        "fullhouse+push": (f"≤ full house + 3 ms (+{st['fullhouse+push']['wall_med'] - fhw:.1f} ms)",
+                           lambda s: s["wall_med"] <= fhw + 3),
         "scale": ("wall ≤ 80 ms", lambda s: s["wall_med"] <= 80),
         "hung": (f"every run ≤ {HUNG_LIMIT_MS} ms (max {st['hung']['wall_max']:.0f} ms)",
                  lambda s: s["wall_max"] <= HUNG_LIMIT_MS),
@@ -489,6 +499,7 @@ def render(st, abl, before, after, version, node_note, page_note):
         "healthy": "1. healthy: Redis, PostgreSQL, 2 APIs, 2 labels",
         "fullhouse": "2. full house: + 3 tcp, 3 process, 3 file, 2 disk, 2 command, self, 6 channels (nothing to "
                      "send), 2 pings, Prometheus",
+        "fullhouse+push": "2b. the full house + a push to a real Pushgateway",
         "incident": "3. incident: the full house + an alert to 7 channels (all answering)",
         "incident recovery": "3b. its recovery, to the same 7 channels",
         "scale": "4. scale: 100 APIs, 50 labels, 50 tcp, 20 process",
@@ -502,7 +513,7 @@ def render(st, abl, before, after, version, node_note, page_note):
         "floor: /bin/true": "reference: spawn `/bin/true`",
         "floor: fake launchctl list": "reference: the fake `launchctl list` (dash)",
     }
-    order = ["healthy", "fullhouse", "incident", "incident recovery", "scale", "hung", "daily", "summary", "events",
+    order = ["healthy", "fullhouse", "fullhouse+push", "incident", "incident recovery", "scale", "hung", "daily", "summary", "events",
              "page", "baseline", "node", "floor: /bin/true", "floor: fake launchctl list"]
     for key in order:
         if key not in st:

@@ -81,7 +81,7 @@ class FullHouse:
         e["OSASCRIPT_LOG"] = self.osascript_log
         return e
 
-    def toml(self, root, *, without=(), macos=False, deadline_ms=10000):
+    def toml(self, root, *, without=(), macos=False, deadline_ms=10000, push=None):
         """The config text; `without` names PARTS left out."""
         q = h.toml_str
         has = lambda part: part not in without  # noqa: E731
@@ -128,6 +128,8 @@ class FullHouse:
             out += ["[[ping]]", 'name = "kuma"', f"url = {q(self.sink + '/api/push/kuma')}", 'style = "uptime-kuma"', ""]
         if has("prometheus"):
             out += ["[export]", f"prometheus_textfile = {q(os.path.join(root, 'ops_atomic.prom'))}", ""]
+        if push:  # the full house + a push to a real Pushgateway (README "A team of Macs")
+            out.insert(len(out) - 1, f"pushgateway_url = {q(push)}")
         return "\n".join(out) + "\n"
 
     def make_root(self, tmp, name, **kw):

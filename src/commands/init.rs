@@ -640,6 +640,15 @@ fn export(d: &mut Doc, _: &Found, c: &Config) {
         &c.export.prometheus_textfile,
         "\"\" = off; an absolute *.prom path in node_exporter's --collector.textfile.directory",
     );
+    let e = &c.export;
+    d.key(
+        "pushgateway_url",
+        &e.pushgateway_url,
+        "\"\" = off; a Pushgateway the metrics are PUT to after every heartbeat",
+    );
+    d.key("pushgateway_headers", &e.pushgateway_headers, "sent with the push; values may use ${ENV_VAR}");
+    d.key("instance", &e.instance, "the push's instance label; \"\" = monitor.host_name");
+    d.key("timeout_ms", e.timeout_ms, "the push's bound, inside monitor.deadline_ms");
 }
 
 fn plural(n: usize, what: &str) -> String {

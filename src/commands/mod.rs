@@ -2,6 +2,7 @@
 //! the config, flags), never `app::Ctx`.
 
 pub mod events;
+pub mod fleet;
 pub mod init;
 pub mod notify_test;
 pub mod page;

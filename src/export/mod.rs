@@ -8,6 +8,7 @@
 //! the checks, the state and the notifications already stand.
 
 pub mod prometheus;
+pub mod pushgateway;
 
 use std::path::{Path, PathBuf};
 

@@ -214,6 +214,9 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
     for written in crate::export::write_all(&cfg.export, &run) {
         written.map_or_else(|e| log::warn(&e), |ok| log::info(&ok));
     }
+    // Step 7b: the push to a Pushgateway (SPEC §18), last, bounded, never the exit code.
+    let left = Duration::from_millis(cfg.monitor.deadline_ms).saturating_sub(started.elapsed());
+    crate::export::pushgateway::after_heartbeat(paths, &cfg.export, &run, decision.slept_s, left);
     log::info(&format!("=== Monitor Complete: {} {} ===", status.emoji(), status));
 
     if args.json {
