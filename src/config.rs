@@ -15,6 +15,7 @@ pub use crate::channels::notify::Notify;
 use crate::checks::Check;
 pub use crate::checks::Severity;
 pub use crate::checks::command::NagiosCommand;
+pub use crate::checks::container::Container;
 pub use crate::checks::disk::Disk;
 pub use crate::checks::file::FileWatch;
 pub use crate::checks::http::Api;
@@ -54,6 +55,8 @@ pub struct Config {
     pub disk: Vec<Disk>,
     /// Nagios-compatible plugins and scripts; none by default.
     pub command: Vec<NagiosCommand>,
+    /// Docker/Podman containers or compose projects; none by default.
+    pub container: Vec<Container>,
     /// ops-atomic watching itself (`self` is a Rust keyword, hence the field name).
     #[serde(rename = "self")]
     pub self_watch: SelfWatch,
@@ -680,6 +683,7 @@ impl Config {
         all.extend(self.file.iter().enumerate().map(|(i, c)| (format!("file[{i}]"), c as &dyn Check)));
         all.extend(self.disk.iter().enumerate().map(|(i, c)| (format!("disk[{i}]"), c as &dyn Check)));
         all.extend(self.command.iter().enumerate().map(|(i, c)| (format!("command[{i}]"), c as &dyn Check)));
+        all.extend(self.container.iter().enumerate().map(|(i, c)| (format!("container[{i}]"), c as &dyn Check)));
         all.push(("self".into(), &self.self_watch));
         all
     }
@@ -694,6 +698,7 @@ impl Config {
         all.extend(self.file.iter_mut().map(|c| c as &mut dyn Check));
         all.extend(self.disk.iter_mut().map(|c| c as &mut dyn Check));
         all.extend(self.command.iter_mut().map(|c| c as &mut dyn Check));
+        all.extend(self.container.iter_mut().map(|c| c as &mut dyn Check));
         all.push(&mut self.self_watch);
         all
     }
@@ -790,6 +795,9 @@ path = "/"
 [[command]]
 name = "c"
 command = ["/bin/true"]
+[[container]]
+name = "k"
+container = "db"
 "#,
         )
         .unwrap();
@@ -797,7 +805,19 @@ command = ["/bin/true"]
         let mut copy = c.clone();
         let kinds_mut: Vec<&str> = copy.checks_mut().iter().map(|k| k.kind()).collect();
         assert_eq!(kinds, kinds_mut);
-        for kind in ["redis", "database", "api", "launchagent", "tcp", "process", "file", "disk", "command", "self"] {
+        for kind in [
+            "redis",
+            "database",
+            "api",
+            "launchagent",
+            "tcp",
+            "process",
+            "file",
+            "disk",
+            "command",
+            "container",
+            "self",
+        ] {
             assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
         }
     }

@@ -17,6 +17,7 @@
 pub mod cert;
 pub mod command;
 pub mod common;
+pub mod container;
 pub mod disk;
 pub mod file;
 pub mod http;
