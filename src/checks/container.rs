@@ -317,7 +317,7 @@ pub fn find_socket(socket: &str, docker_host: Option<&str>, home: Option<&Path>)
             if exists(&p) {
                 return Ok(p);
             }
-            tried.push(p.display().to_string());
+            tried.push(format!("~/{rel}"));
         }
     }
     let p = PathBuf::from("/var/run/docker.sock");
@@ -353,7 +353,7 @@ fn context_socket(home: &Path) -> Option<PathBuf> {
 
 fn no_socket(tried: &[String]) -> String {
     format!(
-        "no Docker Engine socket found (tried {}): start Docker Desktop, OrbStack, Colima or `podman machine start`, or set socket = \"/path/to/docker.sock\" in this [[container]]",
+        "no Docker Engine socket: start Docker Desktop, OrbStack, Colima or Podman, or set socket = \"<path>\" in [[container]]; tried {}",
         tried.join(", ")
     )
 }
@@ -411,26 +411,41 @@ impl Engine {
             "GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: ops-atomic\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
         );
         s.write_all(request.as_bytes()).map_err(|e| format!("the Docker Engine at {sock}: {e}"))?;
+        // Read until the reply is whole by its own framing (an Engine may
+        // keep the connection open), or the Engine closes it.
         let mut raw = Vec::new();
-        let timed_out =
-            |e: &std::io::Error| matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut);
-        if let Err(e) = (&mut s).take((MAX_REPLY + 64 * 1024) as u64).read_to_end(&mut raw) {
-            if timed_out(&e) {
-                return Err(format!(
-                    "the Docker Engine at {sock} did not answer within {} ms",
-                    self.timeout.as_millis()
-                ));
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            let n = match s.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    let ms = self.timeout.as_millis();
+                    return Err(format!("the Docker Engine at {sock} did not answer within {ms} ms"));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("the Docker Engine at {sock}: {e}")),
+            };
+            raw.extend_from_slice(&buf[..n]);
+            if raw.len() > MAX_REPLY + 64 * 1024 {
+                return Err(format!("the Docker Engine at {sock}: the reply is larger than {} MiB", MAX_REPLY >> 20));
             }
-            return Err(format!("the Docker Engine at {sock}: {e}"));
+            match parse_reply(&raw, n == 0) {
+                Ok(Some(reply)) => return Ok(reply),
+                Ok(None) => continue,
+                Err(e) => return Err(format!("the Docker Engine at {sock}: {e}")),
+            }
         }
-        parse_reply(&raw).map_err(|e| format!("the Docker Engine at {sock}: {e}"))
     }
 }
 
-/// An HTTP/1.1 reply read to its end: the status and the body, de-chunked,
-/// at most [`MAX_REPLY`] bytes.
-pub fn parse_reply(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("the reply has no HTTP header")?;
+/// An HTTP/1.1 reply: the status and the body, de-chunked, at most
+/// [`MAX_REPLY`] bytes; `None` while it is not whole yet (`eof`: nothing
+/// more will come, so a cut-off reply is an error).
+pub fn parse_reply(raw: &[u8], eof: bool) -> Result<Option<(u16, Vec<u8>)>, String> {
+    let more = |why: &str| if eof { Err(why.to_string()) } else { Ok(None) };
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return more("the reply has no HTTP header");
+    };
     let head = String::from_utf8_lossy(&raw[..end]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -453,38 +468,46 @@ pub fn parse_reply(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
     }
     let body = &raw[end + 4..];
     let body = if chunked {
-        dechunk(body)?
+        match dechunk(body)? {
+            Some(b) => b,
+            None => return more("the reply ended inside a chunk"),
+        }
     } else if let Some(n) = length {
+        if n > MAX_REPLY {
+            return Err(format!("the reply is larger than {} MiB", MAX_REPLY >> 20));
+        }
         if body.len() < n {
-            return Err(format!("the reply ended after {} of {n} bytes", body.len()));
+            return more(&format!("the reply ended after {} of {n} bytes", body.len()));
         }
         body[..n].to_vec()
-    } else {
+    } else if eof {
         body.to_vec()
+    } else {
+        return Ok(None);
     };
     if body.len() > MAX_REPLY {
         return Err(format!("the reply is larger than {} MiB", MAX_REPLY >> 20));
     }
-    Ok((code, body))
+    Ok(Some((code, body)))
 }
 
-fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
+/// The de-chunked body; `None` while the last chunk has not arrived.
+fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let mut out = Vec::new();
     loop {
-        let eol = rest.windows(2).position(|w| w == b"\r\n").ok_or("a chunk size line is cut off")?;
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
         let size_text = String::from_utf8_lossy(&rest[..eol]);
         let size_text = size_text.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size {size_text:?}"))?;
         rest = &rest[eol + 2..];
         if size == 0 {
-            return Ok(out);
+            return Ok(Some(out));
         }
-        if rest.len() < size || out.len() + size > MAX_REPLY {
-            return Err(if rest.len() < size {
-                "the reply ended inside a chunk".into()
-            } else {
-                format!("the reply is larger than {} MiB", MAX_REPLY >> 20)
-            });
+        if out.len() + size > MAX_REPLY {
+            return Err(format!("the reply is larger than {} MiB", MAX_REPLY >> 20));
+        }
+        if rest.len() < size + 2 {
+            return Ok(None);
         }
         out.extend_from_slice(&rest[..size]);
         rest = rest.get(size + 2..).unwrap_or_default();
@@ -526,10 +549,13 @@ mod tests {
     #[test]
     fn chunked_and_sized_replies_are_read_and_bounded() {
         let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4;x=y\r\n\":1}\r\n0\r\n\r\n";
-        assert_eq!(parse_reply(r).unwrap(), (200, b"{\"a\":1}".to_vec()));
+        assert_eq!(parse_reply(r, false).unwrap(), Some((200, b"{\"a\":1}".to_vec())));
+        assert_eq!(parse_reply(&r[..r.len() - 5], false).unwrap(), None, "the last chunk is still to come");
+        assert!(parse_reply(&r[..r.len() - 5], true).is_err(), "cut off by the Engine");
         let r = b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}extra";
-        assert_eq!(parse_reply(r).unwrap(), (404, b"{}".to_vec()));
-        assert!(parse_reply(b"SSH-2.0-OpenSSH\r\n\r\n").unwrap_err().contains("not an HTTP reply"));
+        assert_eq!(parse_reply(r, false).unwrap(), Some((404, b"{}".to_vec())));
+        assert_eq!(parse_reply(b"HTTP/1.1 200 OK\r\n\r\n{}", false).unwrap(), None, "unframed: read to the end");
+        assert!(parse_reply(b"SSH-2.0-OpenSSH\r\n\r\n", true).unwrap_err().contains("not an HTTP reply"));
         let mut big = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         let chunk = vec![b'x'; 1 << 20];
         for _ in 0..5 {
@@ -538,7 +564,7 @@ mod tests {
             big.extend_from_slice(b"\r\n");
         }
         big.extend_from_slice(b"0\r\n\r\n");
-        assert!(parse_reply(&big).unwrap_err().contains("larger than 4 MiB"));
+        assert!(parse_reply(&big, false).unwrap_err().contains("larger than 4 MiB"));
     }
 
     #[test]
