@@ -200,10 +200,10 @@ impl Inspect {
     fn last_exit(&self) -> String {
         let code = self.state.exit_code;
         let mut s = format!("last exit {code}");
-        if code > 128 {
-            if let Some(name) = i32::try_from(code - 128).ok().and_then(crate::launchd::launchctl::signal_name) {
-                s.push_str(&format!(" ({name})"));
-            }
+        if code > 128
+            && let Some(name) = i32::try_from(code - 128).ok().and_then(crate::launchd::launchctl::signal_name)
+        {
+            s.push_str(&format!(" ({name})"));
         }
         if self.state.oom_killed {
             s.push_str(", killed for memory (OOMKilled)");
