@@ -503,3 +503,30 @@ fn a_process_spinning_the_cpu_fails_on_the_run_after_the_first() {
     );
     assert_eq!(status_msg(&doc, "process:lax").0, "ok");
 }
+
+// ---------------------------------------------------------------------------
+// LaunchAgents: crash loops
+
+#[test]
+fn a_launchagent_restarted_in_a_loop_fails_as_a_crash_loop() {
+    let root = TestRoot::new();
+    let lc = root.launchctl();
+    lc.seed("com.example.worker", None, 78).seed("com.example.fine", Some(4242), 0);
+    root.write_config(&format!("{QUIET}[launchagents]\nlabels = [\"com.example.worker\", \"com.example.fine\"]\n"));
+    let (st, msg) = status_msg(&heartbeat(&root), "launchagent:com.example.worker");
+    assert_eq!(st, "warn", "the first run only records: {msg}");
+    // launchd starts it again and again: `runs` from 1 to 31.
+    std::fs::write(lc.state_dir().join("jobs/com.example.worker/runs"), "31\n").unwrap();
+    let doc = heartbeat(&root);
+    let (st, msg) = status_msg(&doc, "launchagent:com.example.worker");
+    assert_eq!(st, "fail", "{msg}");
+    assert!(msg.starts_with("crash loop: started 30 times in 1 minute, last exit 78 (EX_CONFIG)"), "{msg}");
+    assert_eq!(status_msg(&doc, "launchagent:com.example.fine").0, "ok");
+    // `print` is asked only for the label with a non-zero exit.
+    let calls = std::fs::read_to_string(lc.state_dir().join("calls.log")).unwrap();
+    assert!(calls.lines().any(|l| l.starts_with("print\t") && l.ends_with("/com.example.worker")), "{calls}");
+    assert!(!calls.lines().any(|l| l.starts_with("print\t") && l.ends_with("/com.example.fine")), "{calls}");
+    // No more starts: a warning again, not a loop.
+    let (st, _) = status_msg(&heartbeat(&root), "launchagent:com.example.worker");
+    assert_eq!(st, "warn");
+}

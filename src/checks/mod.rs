@@ -22,6 +22,7 @@ pub mod disk;
 pub mod file;
 pub mod http;
 pub mod launchagent;
+pub mod launchagent_loop;
 pub mod postgres;
 pub mod process;
 pub mod redis;
