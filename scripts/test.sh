@@ -106,6 +106,8 @@ find_pg_bin >/dev/null || missing+=(postgresql)
 find_node_exporter >/dev/null || missing+=(prometheus-node-exporter)
 # Chromium only recommends a font; without one the page would be screenshot without text.
 find_chromium >/dev/null || missing+=(chromium fonts-liberation)
+# tests/stack.rs holds the port owner it finds to the real lsof.
+command -v lsof >/dev/null 2>&1 || missing+=(lsof)
 
 cleanup_install() {
   if [ -n "${created_policy:-}" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
@@ -140,6 +142,7 @@ pg_bin=$(find_pg_bin) || die "PostgreSQL server binaries are still missing after
 [ -x /usr/lib/nagios/plugins/check_dummy ] || die "the Nagios plugins are still missing after installing them: the [[command]] tests need them (apt-get install -y monitoring-plugins-basic)"
 node_exporter=$(find_node_exporter) || die "node_exporter is still missing after installing it: tests/export.rs needs it (apt-get install -y prometheus-node-exporter)"
 chromium=$(find_chromium) || die "chromium is still missing after installing it: tests/page.rs reads the status page in it (apt-get install -y chromium)"
+command -v lsof >/dev/null 2>&1 || die "lsof is still missing after installing it: tests/stack.rs cross-checks port owners with it (apt-get install -y lsof)"
 export OPS_ATOMIC_REDIS_SERVER=$redis OPS_ATOMIC_PG_BIN=$pg_bin OPS_ATOMIC_NODE_EXPORTER=$node_exporter OPS_ATOMIC_CHROMIUM=$chromium
 log "redis-server: $redis; PostgreSQL binaries: $pg_bin; node_exporter: $node_exporter; chromium: $chromium"
 

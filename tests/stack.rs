@@ -530,3 +530,36 @@ fn a_launchagent_restarted_in_a_loop_fails_as_a_crash_loop() {
     let (st, _) = status_msg(&heartbeat(&root), "launchagent:com.example.worker");
     assert_eq!(st, "warn");
 }
+
+// ---------------------------------------------------------------------------
+// TCP: who owns the port
+
+#[test]
+fn a_port_answered_by_the_wrong_process_names_its_owner_as_lsof_does() {
+    // The listener belongs to this test process, whose command line is the
+    // test binary's (`…/deps/stack-<hash> …`).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let me = std::process::id();
+    let root = TestRoot::new();
+    root.write_config(&format!(
+        "{QUIET}[[tcp]]\nname = \"mine\"\naddress = \"127.0.0.1:{port}\"\nowner_contains = \"deps/stack\"\n[[tcp]]\nname = \"pg\"\naddress = \"127.0.0.1:{port}\"\nowner_contains = \"postgres\"\n"
+    ));
+    let doc = heartbeat(&root);
+    let (st, msg) = status_msg(&doc, "tcp:mine");
+    assert_eq!(st, "ok", "{msg}");
+    assert!(msg.ends_with(&format!("owned by pid {me}")), "{msg}");
+    let (st, msg) = status_msg(&doc, "tcp:pg");
+    assert_eq!(st, "fail", "{msg}");
+    assert!(msg.starts_with(&format!("port {port} is answered by pid {me} `")) && msg.contains("deps/stack"), "{msg}");
+    // The real lsof names the same owner.
+    let lsof = which("lsof")
+        .unwrap_or_else(|| panic!("lsof is needed to cross-check the port owner: apt-get install -y lsof"));
+    let out = std::process::Command::new(lsof)
+        .args(["-nP", &format!("-iTCP:{port}"), "-sTCP:LISTEN", "-F", "pcn"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l == format!("p{me}")), "lsof says: {text}");
+    drop(listener);
+}

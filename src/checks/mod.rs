@@ -23,6 +23,7 @@ pub mod file;
 pub mod http;
 pub mod launchagent;
 pub mod launchagent_loop;
+pub mod port_owner;
 pub mod postgres;
 pub mod process;
 pub mod redis;
