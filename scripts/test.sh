@@ -112,6 +112,8 @@ find_chromium >/dev/null || missing+=(chromium fonts-liberation)
 [ -x /usr/bin/promtool ] && [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 [ -x /usr/bin/amtool ] && [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
 [ -x /usr/bin/prometheus-pushgateway ] || missing+=(prometheus-pushgateway)
+# tests/stack.rs holds the port owner it finds to the real lsof.
+command -v lsof >/dev/null 2>&1 || missing+=(lsof)
 
 cleanup_install() {
   if [ -n "${created_policy:-}" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
@@ -149,6 +151,7 @@ chromium=$(find_chromium) || die "chromium is still missing after installing it:
 for fleet_tool in promtool prometheus amtool prometheus-alertmanager prometheus-pushgateway; do
   [ -x "/usr/bin/$fleet_tool" ] || die "/usr/bin/$fleet_tool is still missing after installing it: tests/fleet.rs needs it (apt-get install -y prometheus prometheus-alertmanager prometheus-pushgateway)"
 done
+command -v lsof >/dev/null 2>&1 || die "lsof is still missing after installing it: tests/stack.rs cross-checks port owners with it (apt-get install -y lsof)"
 export OPS_ATOMIC_REDIS_SERVER=$redis OPS_ATOMIC_PG_BIN=$pg_bin OPS_ATOMIC_NODE_EXPORTER=$node_exporter OPS_ATOMIC_CHROMIUM=$chromium
 log "redis-server: $redis; PostgreSQL binaries: $pg_bin; node_exporter: $node_exporter; chromium: $chromium"
 

@@ -15,6 +15,7 @@ pub use crate::channels::notify::Notify;
 use crate::checks::Check;
 pub use crate::checks::Severity;
 pub use crate::checks::command::NagiosCommand;
+pub use crate::checks::container::Container;
 pub use crate::checks::disk::Disk;
 pub use crate::checks::file::FileWatch;
 pub use crate::checks::http::Api;
@@ -60,6 +61,8 @@ pub struct Config {
     pub sql: Vec<Sql>,
     /// Read-only Redis commands judged by conditions; none by default (SPEC §16).
     pub redis_value: Vec<RedisValue>,
+    /// Docker/Podman containers or compose projects; none by default.
+    pub container: Vec<Container>,
     /// ops-atomic watching itself (`self` is a Rust keyword, hence the field name).
     #[serde(rename = "self")]
     pub self_watch: SelfWatch,
@@ -722,6 +725,7 @@ impl Config {
         all.extend(self.command.iter().enumerate().map(|(i, c)| (format!("command[{i}]"), c as &dyn Check)));
         all.extend(self.sql.iter().enumerate().map(|(i, c)| (format!("sql[{i}]"), c as &dyn Check)));
         all.extend(self.redis_value.iter().enumerate().map(|(i, c)| (format!("redis_value[{i}]"), c as &dyn Check)));
+        all.extend(self.container.iter().enumerate().map(|(i, c)| (format!("container[{i}]"), c as &dyn Check)));
         all.push(("self".into(), &self.self_watch));
         all
     }
@@ -738,6 +742,7 @@ impl Config {
         all.extend(self.command.iter_mut().map(|c| c as &mut dyn Check));
         all.extend(self.sql.iter_mut().map(|c| c as &mut dyn Check));
         all.extend(self.redis_value.iter_mut().map(|c| c as &mut dyn Check));
+        all.extend(self.container.iter_mut().map(|c| c as &mut dyn Check));
         all.push(&mut self.self_watch);
         all
     }
@@ -842,6 +847,9 @@ query = "select 1"
 [[redis_value]]
 name = "r"
 command = ["DBSIZE"]
+[[container]]
+name = "k"
+container = "db"
 "#,
         )
         .unwrap();
@@ -861,6 +869,7 @@ command = ["DBSIZE"]
             "command",
             "sql",
             "redis_value",
+            "container",
             "self",
         ] {
             assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");

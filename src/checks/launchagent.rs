@@ -22,6 +22,8 @@ crate::check_section! {
         pub severity: Severity = Severity::Critical,
         /// Restart a failing label: `launchctl kickstart -k` when loaded, `bootstrap` of its installed plist when not (SPEC §12).
         pub restart: bool = false,
+        /// A label with a non-zero last exit whose `runs` (`launchctl print`, asked only for such labels) rose by 3+ since the previous run fails as a crash loop.
+        pub crash_loop: bool = true,
     }
 }
 
@@ -57,6 +59,11 @@ impl Check for LaunchAgents {
     }
     fn run(&self, env: &Env) -> Vec<CheckResult> {
         let mut results = check(self, env.launchctl.as_deref());
+        if self.crash_loop
+            && let Some(program) = env.launchctl.as_deref()
+        {
+            crate::checks::launchagent_loop::apply(&mut results, program, env);
+        }
         for r in &mut results {
             r.measurement = Some(MEASUREMENT);
         }

@@ -16,6 +16,8 @@ crate::check_section! {
         pub address: String = String::new(),
         /// Connect timeout in ms.
         pub timeout_ms: u64 = 3000,
+        /// The listener on the port must be a process whose command line contains this ("" = not checked).
+        pub owner_contains: String = String::new(),
         /// What a failure counts as.
         pub severity: Severity = Severity::Critical,
     }
@@ -48,10 +50,25 @@ impl Check for Tcp {
     }
     fn run(&self, _env: &Env) -> Vec<CheckResult> {
         let start = Instant::now();
-        let (status, message) = match connect(&self.address, Duration::from_millis(self.timeout_ms)) {
+        let (mut status, mut message) = match connect(&self.address, Duration::from_millis(self.timeout_ms)) {
             Ok(peer) => (CheckStatus::Ok, format!("connected to {peer}")),
             Err(why) => (CheckStatus::Fail, why),
         };
+        if status == CheckStatus::Ok && !self.owner_contains.is_empty() {
+            let port = self.address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0);
+            match super::port_owner::owners(port) {
+                Ok(owners) => {
+                    if let Some(v) = super::port_owner::judge(port, &owners, &self.owner_contains) {
+                        (status, message) = v;
+                    } else if let Some(o) = owners.iter().find(|o| o.cmdline.contains(&self.owner_contains)) {
+                        message = format!("{message}, owned by pid {}", o.pid);
+                    }
+                }
+                Err(e) => {
+                    (status, message) = (CheckStatus::Warn, format!("{message}; could not tell who owns it: {e}"))
+                }
+            }
+        }
         let mut r = CheckResult::new(&self.idents()[0], status, message);
         r.latency_ms = start.elapsed().as_millis() as u64;
         vec![r]

@@ -224,6 +224,7 @@ pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] = &[
     command,
     sql,
     redis_value,
+    container,
     self_watch,
     discord,
     notify,
@@ -415,6 +416,7 @@ fn tcp(d: &mut Doc, _: &Found, _: &Config) {
     d.example("name", "open-webui", "shown in reports and alerts; unique");
     d.example("address", "127.0.0.1:3000", "host:port");
     d.example("timeout_ms", t.timeout_ms, "connect within this");
+    d.example("owner_contains", "", "the listener's command line must contain this; \"\" = not checked");
     d.example("severity", t.severity, "what a failure counts as");
 }
 
@@ -427,6 +429,8 @@ fn process(d: &mut Doc, _: &Found, _: &Config) {
     d.example("cmdline_contains", "qlir/data_server.py", "matched against the full command line");
     d.example("min", p.min, "fewer running = fail");
     d.example("max", p.max, "more running = fail (1 catches a second instance); 0 = no bound");
+    d.example("max_rss_mb", p.max_rss_mb, "resident memory above this (MiB) = fail; 0 = not checked");
+    d.example("max_cpu_percent", p.max_cpu_percent, "CPU since the previous run above this = fail; 0 = not checked");
     d.example("severity", p.severity, "what a failure counts as");
 }
 
@@ -587,6 +591,30 @@ fn launchagents(d: &mut Doc, f: &Found, c: &Config) {
         c.launchagents.restart,
         "true: a label failing twice is restarted (kickstart -k, or bootstrap), at most 3 times an hour",
     );
+    d.key(
+        "crash_loop",
+        c.launchagents.crash_loop,
+        "a non-zero last exit and `runs` up by 3+ since the previous run = fail",
+    );
+}
+
+fn container(d: &mut Doc, _: &Found, _: &Config) {
+    let c = crate::checks::container::Container::default();
+    d.raw("\n");
+    d.comment(
+        "A Docker / OrbStack / Colima / Podman container, or every container of a compose project; none by default.",
+    );
+    d.raw("#[[container]]\n");
+    d.example("name", "app stack", "unique; id container:<name>");
+    d.example("compose_project", "myapp", "as `docker compose ls` names it; or container = \"name-or-id\"");
+    d.example(
+        "socket",
+        "",
+        "\"\" = DOCKER_HOST, the docker context, OrbStack, Docker Desktop, Colima, /var/run/docker.sock",
+    );
+    d.example("max_restarts", c.max_restarts, "RestartCount up by this much since the previous run = crash loop");
+    d.example("timeout_ms", c.timeout_ms, "per Engine request");
+    d.example("severity", c.severity, "what a failure counts as");
 }
 
 fn discord(d: &mut Doc, _: &Found, c: &Config) {
