@@ -242,6 +242,7 @@ def main():
         "fullhouse": fh.make_root(tmp, "fullhouse-root"),
         "incident": fh.make_root(tmp, "incident-root", macos=True),
         "fullhouse+push": fh.make_root(tmp, "fullhouse-push-root", push=f"http://127.0.0.1:{push_port}"),
+        "fullhouse+conditions": fh.make_root(tmp, "fullhouse-conditions-root", conditions=True),
         "scale": make_root(tmp, "scale", redis=redis.url, database=pg.url, apis=apis100, labels=labels50,
                            extra=scale_extra),
         "hung": make_root(
@@ -261,7 +262,7 @@ def main():
         roots[f"-{part}"] = fh.make_root(tmp, f"fullhouse-without-{part}", without=(part,))
     env = {name: h.clean_env(lc50 if name == "scale" else lc2) for name in roots}
     for name in roots:
-        if name in ("fullhouse", "incident", "fullhouse+push") or name.startswith("-"):
+        if name in ("fullhouse", "incident", "fullhouse+push", "fullhouse+conditions") or name.startswith("-"):
             env[name] = fh.env(lc2)
     for name, root in roots.items():
         r = subprocess.run([exe, "--root", root, "config", "check"], env=env[name], capture_output=True, text=True)
@@ -312,6 +313,7 @@ def main():
         "healthy": hb("healthy"),
         "fullhouse": hb("fullhouse"),
         "fullhouse+push": hb("fullhouse+push"),
+        "fullhouse+conditions": hb("fullhouse+conditions"),
         "incident": incident,
         "scale": hb("scale"),
         "baseline": lambda: h.measure(runone, [baseline_sh], env=benv, logfile=os.path.join(logs, "baseline.log")),
@@ -323,7 +325,7 @@ def main():
                                          logfile=os.path.join(logs, "node.log"))
     samples = interleave(fast, RUNS, "main")
     samples["incident recovery"] = recoveries[WARMUP:]
-    want = {"healthy": {0}, "fullhouse": {0, 1}, "fullhouse+push": {0, 1}, "scale": {0}, "baseline": {0}, "node": {0},
+    want = {"healthy": {0}, "fullhouse": {0, 1}, "fullhouse+push": {0, 1}, "fullhouse+conditions": {0, 1}, "scale": {0}, "baseline": {0}, "node": {0},
             "incident": {2}, "incident recovery": {0, 1}}
     for name, ok in want.items():
         bad = [s.code for s in samples.get(name, []) if s.code not in ok]
@@ -486,6 +488,8 @@ def render(st, abl, before, after, version, node_note, page_note):
                               lambda s: s["wall_med"] <= fhw + 30),
         "fullhouse+push": (f"≤ full house + 3 ms (+{st['fullhouse+push']['wall_med'] - fhw:.1f} ms)",
                            lambda s: s["wall_med"] <= fhw + 3),
+        "fullhouse+conditions": (f"≤ full house + 3 ms (+{st['fullhouse+conditions']['wall_med'] - fhw:.1f} ms)",
+                                 lambda s: s["wall_med"] <= fhw + 3),
         "scale": ("wall ≤ 80 ms", lambda s: s["wall_med"] <= 80),
         "hung": (f"every run ≤ {HUNG_LIMIT_MS} ms (max {st['hung']['wall_max']:.0f} ms)",
                  lambda s: s["wall_max"] <= HUNG_LIMIT_MS),
@@ -500,6 +504,7 @@ def render(st, abl, before, after, version, node_note, page_note):
         "fullhouse": "2. full house: + 3 tcp, 3 process, 3 file, 2 disk, 2 command, self, 6 channels (nothing to "
                      "send), 2 pings, Prometheus",
         "fullhouse+push": "2b. the full house + a push to a real Pushgateway",
+        "fullhouse+conditions": "2c. the full house + 5 conditions on its 2 APIs, 2 [[sql]], 2 [[redis_value]]",
         "incident": "3. incident: the full house + an alert to 7 channels (all answering)",
         "incident recovery": "3b. its recovery, to the same 7 channels",
         "scale": "4. scale: 100 APIs, 50 labels, 50 tcp, 20 process",
@@ -513,7 +518,7 @@ def render(st, abl, before, after, version, node_note, page_note):
         "floor: /bin/true": "reference: spawn `/bin/true`",
         "floor: fake launchctl list": "reference: the fake `launchctl list` (dash)",
     }
-    order = ["healthy", "fullhouse", "fullhouse+push", "incident", "incident recovery", "scale", "hung", "daily", "summary", "events",
+    order = ["healthy", "fullhouse", "fullhouse+push", "fullhouse+conditions", "incident", "incident recovery", "scale", "hung", "daily", "summary", "events",
              "page", "baseline", "node", "floor: /bin/true", "floor: fake launchctl list"]
     for key in order:
         if key not in st:

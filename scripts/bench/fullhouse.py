@@ -81,7 +81,7 @@ class FullHouse:
         e["OSASCRIPT_LOG"] = self.osascript_log
         return e
 
-    def toml(self, root, *, without=(), macos=False, deadline_ms=10000, push=None):
+    def toml(self, root, *, without=(), macos=False, deadline_ms=10000, push=None, conditions=False):
         """The config text; `without` names PARTS left out."""
         q = h.toml_str
         has = lambda part: part not in without  # noqa: E731
@@ -90,8 +90,13 @@ class FullHouse:
         out += ["[redis]", f"enabled = {'true' if has('redis') else 'false'}", f"url = {q(self.redis)}", ""]
         out += ["[database]", f"enabled = {'true' if has('database') else 'false'}", f"url = {q(self.pg)}", ""]
         if has("api"):
+            conds = {"API Health": ['[STATUS] == 200', '[RESPONSE_TIME] < 1000', 'len([BODY]) > 0'],
+                     "API Status": ['[STATUS] < 300', '[BODY] == pat(*)']}
             for name, path in (("API Health", "/api/health"), ("API Status", "/api/status")):
-                out += ["[[api]]", f"name = {q(name)}", f"url = {q(self.api + path)}", ""]
+                out += ["[[api]]", f"name = {q(name)}", f"url = {q(self.api + path)}"]
+                if conditions:  # the full house + conditions (README "Conditions")
+                    out += ["conditions = [" + ", ".join(q(c) for c in conds[name]) + "]"]
+                out += [""]
         out += ["[launchagents]", "labels = [" + (", ".join(q(x) for x in self.labels) if has("launchagents") else "")
                 + "]", ""]
         if has("tcp"):
@@ -112,6 +117,13 @@ class FullHouse:
             out += ["[[command]]", 'name = "queue"', f"command = [{q(self.plugin_ok)}]", "timeout_s = 10", ""]
             out += ["[[command]]", 'name = "incident"', f"command = [{q(self.plugin_flag)}, {q(self.flag)}]",
                     "timeout_s = 10", 'severity = "critical"', "notify = true", ""]
+        if conditions:
+            out += ["[[sql]]", 'name = "one"', 'query = "select 1"', 'conditions = ["[VALUE] == 1"]', ""]
+            out += ["[[sql]]", 'name = "primary"', 'query = "select pg_is_in_recovery()"',
+                    'conditions = ["[VALUE] == false"]', ""]
+            out += ["[[redis_value]]", 'name = "keys"', 'command = ["DBSIZE"]', 'conditions = ["[VALUE] >= 0"]', ""]
+            out += ["[[redis_value]]", 'name = "memory"', 'command = ["INFO", "memory"]', 'field = "used_memory"',
+                    'conditions = ["[VALUE] > 0"]', ""]
         out += ["[self]", f"enabled = {'true' if has('self') else 'false'}", ""]
         if has("channels"):
             out += ["[discord]", f"webhook_url = {q(self.sink + '/api/webhooks/123456/bench-token')}", ""]
