@@ -182,6 +182,9 @@ query = "select 1; delete from {table}"
     assert!(jobs["message"].as_str().unwrap().contains("failed: [VALUE] (4) < 3"), "{jobs}");
     assert_eq!(code, 2);
     assert!(!doc.to_string().contains(&pg.password_url()), "no password in the output");
+    ops(&root).arg("page").run().expect_code(0);
+    let page = root.read("g/reports/status.html");
+    assert!(page.contains("<span class=\"value\">[VALUE] 4</span>"), "the check's row shows the value read");
 }
 
 fn client_insert(pg: &Postgres, table: &str, n: usize) {
