@@ -194,7 +194,14 @@ fn connect_upstream(pg: &postgres::Config, deadline: Instant, timeout: Duration)
         for addr in addrs {
             let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
             match std::net::TcpStream::connect_timeout(&addr, left) {
-                Ok(s) => return Ok(guard::Upstream::Tcp(s)),
+                Ok(s) => {
+                    // The relay forwards the client's messages as they come
+                    // (Parse, Describe, Sync are separate writes): without
+                    // NODELAY, Nagle holds the second until the server's
+                    // delayed ACK, 40 ms per round trip.
+                    let _ = s.set_nodelay(true);
+                    return Ok(guard::Upstream::Tcp(s));
+                }
                 Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
                     last = format!("timed out after {} ms connecting to {addr}", timeout.as_millis())
                 }
@@ -355,6 +362,7 @@ mod guard {
         };
         drop(listener);
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let _ = client.set_nodelay(true);
         let ready = client.set_nonblocking(false).and_then(|_| client.set_read_timeout(Some(left)));
         let (Ok(()), Ok(mut to_client), Ok(mut to_server), Ok(mut from_client)) =
             (ready, client.try_clone(), server.try_clone(), client.try_clone())

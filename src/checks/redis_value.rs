@@ -178,6 +178,7 @@ impl RedisValue {
     pub fn judge(&self, value: Value, latency_ms: u64) -> (CheckStatus, String, Vec<conditions::Reading>) {
         let text = match &value {
             Value::String(s) => super::one_line(s).chars().take(60).collect(),
+            Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), conditions::number_text),
             other => other.to_string(),
         };
         let head = format!("{} = {text}", self.shown());

@@ -152,6 +152,7 @@ pub fn judge(cfg: &Sql, rows: Rows, latency_ms: u64) -> (CheckStatus, String, Ve
     let value = first.as_ref().and_then(|r| r.first()).map(|(_, v)| v.clone());
     let shown = value.as_ref().map(|v| match v {
         Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), conditions::number_text),
         other => other.to_string(),
     });
     let head = match &shown {
