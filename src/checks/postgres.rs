@@ -112,6 +112,18 @@ pub fn session<T>(
     timeout: Duration,
     work: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
 ) -> Result<T, String> {
+    session_with(url, timeout, "", work)
+}
+
+/// [`session`] with server settings of the check's own (`-c name=value`),
+/// given at connect time after any `options` of the URL, so they cost no
+/// round trip.
+pub fn session_with<T>(
+    url: &str,
+    timeout: Duration,
+    settings: &str,
+    work: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+) -> Result<T, String> {
     let deadline = Instant::now() + timeout;
     let pg: postgres::Config = url.parse().map_err(|e: postgres::Error| e.to_string())?;
     let upstream = connect_upstream(&pg, deadline, timeout)?;
@@ -134,8 +146,17 @@ pub fn session<T>(
     if let Some(dbname) = pg.get_dbname() {
         local.dbname(dbname);
     }
-    if let Some(options) = pg.get_options() {
-        local.options(options);
+    match (pg.get_options(), settings) {
+        (Some(options), "") => {
+            local.options(options);
+        }
+        (Some(options), mine) => {
+            local.options(&format!("{options} {mine}"));
+        }
+        (None, "") => {}
+        (None, mine) => {
+            local.options(mine);
+        }
     }
     local.ssl_mode(pg.get_ssl_mode());
     local.host("127.0.0.1").port(guard.port());

@@ -2,8 +2,8 @@
 //! (SPEC §16): `select count(*) from jobs where state = 'failed'` with
 //! `[VALUE] < 10`, `select pg_is_in_recovery()` with `[VALUE] == false`.
 //!
-//! The query runs in a read-only transaction with `statement_timeout` set
-//! to `timeout_ms`, through the same reply guard as `[database]`, so a
+//! The query runs in a read-only transaction (`default_transaction_read_only`
+//! for the connection) with `statement_timeout` set to `timeout_ms`, through the same reply guard as `[database]`, so a
 //! query that would write is refused by the server, a slow one is cancelled
 //! by it, and a huge reply is cut. It must be one statement: it is prepared
 //! first (the extended protocol takes one statement only, so `commit;
@@ -107,11 +107,13 @@ fn query(cfg: &Sql) -> Result<Rows, String> {
 
 /// Runs `text` read-only under `statement_timeout`, one statement only.
 fn session_query(url: &str, text: &str, timeout_ms: u64) -> Result<Rows, String> {
-    super::postgres::session(url, Duration::from_millis(timeout_ms), |client| {
-        client.batch_execute(&format!("BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = {timeout_ms}"))?;
+    // Every transaction of this connection is read-only and every statement
+    // bounded, set at connect time (no round trip); the one statement runs
+    // in its own implicit transaction.
+    let settings = format!("-c default_transaction_read_only=on -c statement_timeout={timeout_ms}");
+    super::postgres::session_with(url, Duration::from_millis(timeout_ms), &settings, |client| {
         let types: Vec<Type> = client.prepare(text)?.columns().iter().map(|c| c.type_().clone()).collect();
         let messages = client.simple_query(text)?;
-        client.batch_execute("ROLLBACK")?;
         let mut rows = Rows::new();
         for m in messages {
             if let postgres::SimpleQueryMessage::Row(row) = m {
