@@ -438,6 +438,35 @@ fn ssl(dir: &Path, args: &[&str]) {
 /// A CA (`ca.pem`), and leaf certificates for 127.0.0.1 signed by it that
 /// expire in 3 days (`soon.pem`) and expired yesterday (`expired.pem`), plus
 /// a self-signed one (`self.pem`); all with the key `leaf.key`.
+/// `[CERTIFICATE_EXPIRATION]` in a condition reads the real certificate (SPEC §16).
+#[test]
+fn a_certificate_condition_reads_the_real_certificate() {
+    let root = TestRoot::new();
+    let tmp = TempDir::new("certs");
+    certificates(tmp.path());
+    let (_soon, soon) = tls_server(tmp.path(), "soon.pem");
+    let (_far, far) = tls_server(tmp.path(), "far.pem");
+    let api = |name: &str, port: u16| {
+        format!(
+            "[[api]]\nname = \"{name}\"\nurl = \"https://127.0.0.1:{port}/\"\nconditions = [\"[STATUS] == 200\"]\nwarn_conditions = [\"[CERTIFICATE_EXPIRATION] > 240h\"]\n"
+        )
+    };
+    root.write_config(&format!("{QUIET}{}{}", api("soon", soon), api("far", far)));
+    let doc = ops(&root).args(["heartbeat", "--json"]).env("SSL_CERT_FILE", tmp.path().join("ca.pem")).run().json();
+    let (st, msg) = status_msg(&doc, "api:soon");
+    assert_eq!(st, "warn", "{msg}");
+    assert!(
+        msg.contains("warning: [CERTIFICATE_EXPIRATION] (2 d")
+            || msg.contains("warning: [CERTIFICATE_EXPIRATION] (3 d"),
+        "{msg}"
+    );
+    assert!(msg.ends_with(") > 240h"), "{msg}");
+    let (st, msg) = status_msg(&doc, "api:far");
+    assert_eq!(st, "ok", "{msg}");
+    assert!(msg.ends_with("2 conditions met"), "{msg}");
+    assert!(check(&doc, "api:far")["cert_expires_at"].is_string());
+}
+
 fn certificates(dir: &Path) {
     ssl(
         dir,
