@@ -6,7 +6,7 @@
 #    monitoring-plugins-basic (/usr/lib/nagios/plugins, for [[command]]
 #    checks), node_exporter (prometheus-node-exporter), prometheus (and its
 #    promtool), prometheus-alertmanager (and amtool), prometheus-pushgateway
-#    (tests/fleet.rs) and chromium (the
+#    (tests/fleet.rs), lsof, podman and a docker CLI (tests/stack.rs) and chromium (the
 #    status page is read in a real headless browser), from apt (as root, or through sudo). Installing starts no system service and creates no
 #    cluster: the tests start their own servers on free loopback ports.
 # 2. Runs cargo fmt --check, cargo clippy --all-targets -- -D warnings and
@@ -114,6 +114,10 @@ find_chromium >/dev/null || missing+=(chromium fonts-liberation)
 [ -x /usr/bin/prometheus-pushgateway ] || missing+=(prometheus-pushgateway)
 # tests/stack.rs holds the port owner it finds to the real lsof.
 command -v lsof >/dev/null 2>&1 || missing+=(lsof)
+# tests/stack.rs: the stub Engine is held to the real docker CLI (Debian's docker.io
+# package brings it; its daemon is never started), and a real Podman service is asked.
+command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
 
 cleanup_install() {
   if [ -n "${created_policy:-}" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
@@ -152,6 +156,8 @@ for fleet_tool in promtool prometheus amtool prometheus-alertmanager prometheus-
   [ -x "/usr/bin/$fleet_tool" ] || die "/usr/bin/$fleet_tool is still missing after installing it: tests/fleet.rs needs it (apt-get install -y prometheus prometheus-alertmanager prometheus-pushgateway)"
 done
 command -v lsof >/dev/null 2>&1 || die "lsof is still missing after installing it: tests/stack.rs cross-checks port owners with it (apt-get install -y lsof)"
+command -v docker >/dev/null 2>&1 || die "the docker CLI is still missing after installing docker.io: tests/stack.rs holds its stub Engine to it"
+command -v podman >/dev/null 2>&1 || die "podman is still missing after installing it: tests/stack.rs asks a real Podman service (apt-get install -y podman)"
 export OPS_ATOMIC_REDIS_SERVER=$redis OPS_ATOMIC_PG_BIN=$pg_bin OPS_ATOMIC_NODE_EXPORTER=$node_exporter OPS_ATOMIC_CHROMIUM=$chromium
 log "redis-server: $redis; PostgreSQL binaries: $pg_bin; node_exporter: $node_exporter; chromium: $chromium"
 

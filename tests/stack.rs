@@ -389,18 +389,11 @@ fn the_socket_comes_from_docker_host_and_a_missing_one_says_what_was_tried() {
     assert!(msg.contains("not running: nothing answers at"), "{msg}");
 }
 
-/// The stub is what a real Engine is to the real docker CLI. Kept out of
-/// the default run (`cargo test --test stack -- --ignored` runs it): CI has
-/// only apt, whose docker.io is the whole Engine (containerd, runc,
-/// iptables; 148 MB), not a client.
+/// The stub is what a real Engine is to the real docker CLI (scripts/test.sh
+/// installs one where the machine has none).
 #[test]
-#[ignore = "needs the docker CLI: cargo test --test stack -- --ignored"]
 fn the_stub_engine_is_read_by_the_real_docker_cli() {
-    let docker = std::env::var_os("OPS_ATOMIC_DOCKER").map(PathBuf::from).or_else(|| which("docker")).unwrap_or_else(|| {
-        panic!(
-            "the docker CLI is needed to hold the stub Engine to it: `sudo apt-get install docker.io` (or docker-ce-cli), or set OPS_ATOMIC_DOCKER"
-        )
-    });
+    let docker = find_program("docker", "OPS_ATOMIC_DOCKER", "apt-get install -y docker.io (only its CLI is used)");
     let engine = Engine::start(fleet());
     let host = format!("unix://{}", engine.socket.display());
     let run = |args: &[&str]| {
@@ -422,6 +415,210 @@ fn the_stub_engine_is_read_by_the_real_docker_cli() {
     assert_eq!(one.trim(), "exited 137 0");
     let h = run(&["inspect", "--format", "{{.State.Health.Status}}", "sick"]);
     assert_eq!(h.trim(), "unhealthy");
+}
+
+// ---------------------------------------------------------------------------
+// init: what runs now, proposed
+
+/// The block of a `#[[kind]]` whose `#name` line starts with `name_prefix`,
+/// uncommented, as a user who removes the `#`s gets it.
+fn uncomment_block(text: &str, kind: &str, name_prefix: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("#name = \"{name_prefix}")))
+        .unwrap_or_else(|| panic!("init proposed no {kind} named {name_prefix}...:\n{text}"));
+    assert_eq!(lines[at - 1], format!("#[[{kind}]]"), "{text}");
+    let mut out = format!("[[{kind}]]\n");
+    for l in &lines[at..] {
+        if l.starts_with("#[[") || !l.starts_with('#') || l.starts_with("# ") {
+            break;
+        }
+        out.push_str(&l[1..]);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn init_proposes_each_running_compose_project_and_the_open_ports_with_their_owners() {
+    let engine = Engine::start(fleet());
+    // A real server on a free port: a Python HTTP server, as a developer runs one.
+    let port = free_port();
+    let mut server = Kill(
+        std::process::Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3"),
+    );
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let root = TestRoot::new();
+    let host = format!("unix://{}", engine.socket.display());
+    let off = |p: u16| format!("127.0.0.1:{p}");
+    let run = ops(&root)
+        .args(["init", "--dry-run"])
+        .env("DOCKER_HOST", &host)
+        .env("OPS_ATOMIC_INIT_REDIS_ADDR", off(free_port()))
+        .env("OPS_ATOMIC_INIT_PG_ADDR", off(free_port()))
+        .run();
+    run.expect_code(0);
+    let text = &run.stdout;
+    // One block per compose project, naming its running containers; the
+    // running containers of no project one each; stopped ones not at all.
+    assert_eq!(text.matches("#compose_project = \"shop\"").count(), 1, "{text}");
+    assert!(text.contains("now: shop-db-1, shop-web-1, shop-worker-1"), "{text}");
+    assert!(text.contains("#container = \"pg\""), "{text}");
+    assert!(!text.contains("#container = \"killed\""), "an exited container was proposed:\n{text}");
+    assert!(!text.contains(ENV_SECRET), "a container's env leaked into init's file");
+    // The port, with its owner's program as owner_contains.
+    let tcp = uncomment_block(text, "tcp", &format!("port {port} (python3"));
+    assert!(tcp.contains(&format!("address = \"127.0.0.1:{port}\"")), "{tcp}");
+    assert!(tcp.contains("owner_contains = \"python3"), "{tcp}");
+    // What it proposes works as written, once the # are removed.
+    let container = uncomment_block(text, "container", "shop");
+    root.write_config(&format!("{QUIET}{tcp}{container}"));
+    let doc = ops(&root).args(["heartbeat", "--json"]).env("DOCKER_HOST", &host).run().json();
+    let tcp_check = doc["checks"].as_array().unwrap().iter().find(|c| c["kind"] == "tcp").expect("the tcp check");
+    assert_eq!(tcp_check["status"], "ok", "{tcp_check:#}");
+    assert!(
+        tcp_check["message"].as_str().unwrap().contains(&format!("owned by pid {}", server.0.id())),
+        "{tcp_check:#}"
+    );
+    let (st, msg) = status_msg(&doc, "container:shop (compose)");
+    assert_eq!(st, "ok", "{msg}");
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    // With no Engine anywhere, init says so instead of guessing.
+    let run = ops(&root)
+        .args(["init", "--dry-run"])
+        .env("DOCKER_HOST", format!("unix://{}", root.path("none.sock").display()))
+        .env("OPS_ATOMIC_INIT_REDIS_ADDR", off(free_port()))
+        .env("OPS_ATOMIC_INIT_PG_ADDR", off(free_port()))
+        .run();
+    assert!(run.stdout.contains("init found no container Engine"), "{}", run.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// A real Podman service: its Docker-compatible API
+
+/// `podman system service` on a socket in a temp folder, with its own
+/// storage (vfs: works in any container), stopped on drop.
+struct Podman {
+    bin: PathBuf,
+    dir: PathBuf,
+    socket: PathBuf,
+    _service: Guarded,
+}
+
+impl Podman {
+    fn start() -> Podman {
+        let bin = find_program("podman", "OPS_ATOMIC_PODMAN", "apt-get install -y podman");
+        // Short: a Unix socket path is limited to about 100 bytes.
+        let dir = std::env::temp_dir().join(format!("oa-pm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("api.sock");
+        let mut args: Vec<std::ffi::OsString> = Podman::storage(&dir);
+        args.extend(["system".into(), "service".into(), "--time=0".into()]);
+        args.push(format!("unix://{}", socket.display()).into());
+        let log = dir.join("service.log");
+        let service = Guarded::spawn(Spawn {
+            name: "podman system service",
+            program: &bin,
+            args,
+            stop_signal: "TERM",
+            log: &log,
+            cleanup: Some(&dir),
+            cwd: &dir,
+            as_server_user: false,
+        });
+        for _ in 0..400 {
+            if UnixStream::connect(&socket).is_ok() {
+                return Podman { bin, dir, socket, _service: service };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("podman system service did not open {} within 10 s: {}", socket.display(), service.log());
+    }
+
+    fn storage(dir: &Path) -> Vec<std::ffi::OsString> {
+        let d = dir.display();
+        vec![
+            "--root".into(),
+            format!("{d}/root").into(),
+            "--runroot".into(),
+            format!("{d}/run").into(),
+            "--storage-driver".into(),
+            "vfs".into(),
+            // No systemd or journald in a CI container.
+            "--cgroup-manager".into(),
+            "cgroupfs".into(),
+            "--events-backend".into(),
+            "file".into(),
+        ]
+    }
+
+    fn podman(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(&self.bin).args(Podman::storage(&self.dir)).args(args).output().unwrap();
+        assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+#[test]
+fn a_real_podman_service_is_asked_like_a_docker_engine() {
+    let pm = Podman::start();
+    // An image of one file, imported: no registry is needed.
+    let rootfs = pm.dir.join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    std::fs::write(rootfs.join("hello"), "hi\n").unwrap();
+    let tar = pm.dir.join("mini.tar");
+    let ok = std::process::Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&tar).arg(".").status().unwrap();
+    assert!(ok.success());
+    pm.podman(&["import", tar.to_str().unwrap(), "localhost/oa-mini"]);
+    // Created, never started: what a compose service that failed to start looks like.
+    let env = format!("TOKEN={ENV_SECRET}");
+    pm.podman(&[
+        "create",
+        "--name",
+        "made",
+        "--network",
+        "none",
+        "-e",
+        &env,
+        "--label",
+        "com.docker.compose.project=shop",
+        "localhost/oa-mini",
+        "/hello",
+    ]);
+    let root = TestRoot::new();
+    let sock = pm.socket.display().to_string();
+    root.write_config(&format!(
+        "{QUIET}{}{}[[container]]\nname = \"shop\"\ncompose_project = \"shop\"\nsocket = \"{sock}\"\n",
+        single("made", "made", &pm.socket),
+        single("ghost", "no-such", &pm.socket),
+    ));
+    let run = ops(&root).args(["heartbeat", "--json"]).run();
+    assert!(!run.stdout.contains(ENV_SECRET) && !run.stderr.contains(ENV_SECRET), "a secret from Config.Env leaked");
+    let doc = run.json();
+    let (st, msg) = status_msg(&doc, "container:made");
+    assert_eq!((st.as_str(), msg.as_str()), ("fail", "created, never started (`docker start` starts it)"), "{msg}");
+    let (st, msg) = status_msg(&doc, "container:ghost");
+    assert_eq!(st, "fail", "{msg}");
+    assert!(msg.contains("no container named \"no-such\""), "{msg}");
+    let (st, msg) = status_msg(&doc, "container:shop");
+    assert_eq!(st, "fail", "{msg}");
+    assert!(msg.contains("made") && msg.contains("created"), "the project's bad container is not named: {msg}");
+    for f in root.names_in("g/state") {
+        let text = std::fs::read_to_string(root.path(&format!("g/state/{f}"))).unwrap_or_default();
+        assert!(!text.contains(ENV_SECRET), "g/state/{f} holds a secret from Config.Env");
+    }
 }
 
 fn which(name: &str) -> Option<PathBuf> {

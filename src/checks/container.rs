@@ -189,6 +189,44 @@ pub struct Health {
 struct Listed {
     #[serde(rename = "Id")]
     id: String,
+    #[serde(rename = "Names", default)]
+    names: Vec<String>,
+    #[serde(rename = "Labels", default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// The running containers, for `init`: compose projects (each with its
+/// containers' names) and the containers of no project.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Running {
+    /// The socket they were read from.
+    pub socket: PathBuf,
+    pub projects: BTreeMap<String, Vec<String>>,
+    pub loose: Vec<String>,
+}
+
+/// What runs on the Engine found as [[container]] finds it, within `timeout`.
+/// `Err` says why none could be asked (no socket: what was tried).
+pub fn running(timeout: Duration) -> Result<Running, String> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    let socket = find_socket("", docker_host.as_deref(), home.as_deref()).map_err(|tried| no_socket(&tried))?;
+    let engine = Engine { socket: socket.clone(), timeout };
+    let listed: Vec<Listed> = match engine.get("/containers/json")? {
+        (200, body) => parse(&body)?,
+        (code, body) => return Err(engine_error(code, &body)),
+    };
+    let mut out = Running { socket, ..Running::default() };
+    for c in listed {
+        let name = c.names.first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or(c.id);
+        match c.labels.as_ref().and_then(|l| l.get("com.docker.compose.project")) {
+            Some(p) if !p.is_empty() => out.projects.entry(p.clone()).or_default().push(name),
+            _ => out.loose.push(name),
+        }
+    }
+    out.projects.values_mut().for_each(|v| v.sort());
+    out.loose.sort();
+    Ok(out)
 }
 
 impl Inspect {
@@ -228,6 +266,10 @@ pub fn verdict(c: &Inspect, previous: Option<u64>, max_restarts: u32) -> (CheckS
     }
     if st.paused || st.status == "paused" {
         return (CheckStatus::Fail, "paused (`docker unpause` resumes it)".into());
+    }
+    if !st.running && st.status == "created" {
+        // Never started: there is no exit code to speak of.
+        return (CheckStatus::Fail, "created, never started (`docker start` starts it)".into());
     }
     if !st.running {
         let status = if st.status.is_empty() { "not running" } else { &st.status };

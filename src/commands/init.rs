@@ -82,6 +82,10 @@ pub struct Found {
     pub agents: Agents,
     /// Who a database URL without a user connects as.
     pub login_user: Option<String>,
+    /// What runs on the container Engine, or why it could not be asked.
+    pub containers: std::result::Result<crate::checks::container::Running, String>,
+    /// The TCP ports something listens on, with their owners.
+    pub listeners: Vec<crate::checks::port_owner::Listener>,
 }
 
 /// A local service at `addr`, and whether it answered.
@@ -126,7 +130,30 @@ pub fn look(redis_addr: &str, pg_addr: &str, agents_dir: &Path) -> Found {
         postgres: probe_postgres(pg_addr),
         agents: list_agents(agents_dir),
         login_user: crate::checks::postgres::login_user(),
+        containers: crate::checks::container::running(PROBE_TIMEOUT),
+        listeners: crate::checks::port_owner::listeners().unwrap_or_default(),
     }
+}
+
+/// Ports from here up are the ephemeral range (macOS, IANA): a client's or a
+/// helper's, not a service to watch.
+const EPHEMERAL_PORTS: u16 = 49152;
+
+/// At most this many listeners are proposed (a Mac has many).
+const MAX_LISTENERS: usize = 20;
+
+/// The listeners worth proposing as [[tcp]]: below the ephemeral range, by port.
+fn proposed_listeners(f: &Found) -> impl Iterator<Item = &crate::checks::port_owner::Listener> {
+    f.listeners.iter().filter(|l| l.port < EPHEMERAL_PORTS).take(MAX_LISTENERS)
+}
+
+/// The program of a command line, as `owner_contains` would match it:
+/// `/usr/lib/postgresql/16/bin/postgres -D x` gives `postgres`.
+fn program_name(cmdline: &str) -> String {
+    let first = cmdline.split_whitespace().next().unwrap_or("");
+    let base = first.rsplit('/').next().unwrap_or(first);
+    // `postgres: checkpointer` style titles end in a colon.
+    base.trim_end_matches(':').chars().filter(|c| !c.is_control()).take(40).collect()
 }
 
 fn connect(addr: &str) -> std::result::Result<TcpStream, String> {
@@ -408,7 +435,7 @@ fn api(d: &mut Doc, _: &Found, _: &Config) {
     d.example("severity", a.severity, "what a failure counts as");
 }
 
-fn tcp(d: &mut Doc, _: &Found, _: &Config) {
+fn tcp(d: &mut Doc, f: &Found, _: &Config) {
     let t = crate::checks::tcp::Tcp::default();
     d.raw("\n");
     d.comment("A TCP connect within the timeout; none by default. Remove the # to watch one; repeat per service.");
@@ -418,6 +445,31 @@ fn tcp(d: &mut Doc, _: &Found, _: &Config) {
     d.example("timeout_ms", t.timeout_ms, "connect within this");
     d.example("owner_contains", "", "the listener's command line must contain this; \"\" = not checked");
     d.example("severity", t.severity, "what a failure counts as");
+    let proposed: Vec<_> = proposed_listeners(f).collect();
+    if proposed.is_empty() {
+        return;
+    }
+    d.raw("\n");
+    d.comment("What listens here now (init saw these ports open); remove the # to watch one.");
+    for l in proposed {
+        let owner = l.owners.first().map(|o| program_name(&o.cmdline)).filter(|n| !n.is_empty());
+        d.raw("#[[tcp]]\n");
+        let name = match &owner {
+            Some(o) => format!("port {} ({o})", l.port),
+            None => format!("port {}", l.port),
+        };
+        d.example("name", name, "");
+        let host = if l.loopback { "127.0.0.1" } else { "0.0.0.0 (every address)" };
+        d.example("address", format!("127.0.0.1:{}", l.port), &format!("listening on {host}"));
+        match (&owner, l.owners.first()) {
+            (Some(o), Some(first)) => d.example(
+                "owner_contains",
+                o.clone(),
+                &format!("now pid {}: {}", first.pid, first.cmdline.chars().take(60).collect::<String>()),
+            ),
+            _ => d.comment("its owner is not visible to this user (another user's process, or a container)"),
+        }
+    }
 }
 
 fn process(d: &mut Doc, _: &Found, _: &Config) {
@@ -598,7 +650,7 @@ fn launchagents(d: &mut Doc, f: &Found, c: &Config) {
     );
 }
 
-fn container(d: &mut Doc, _: &Found, _: &Config) {
+fn container(d: &mut Doc, f: &Found, _: &Config) {
     let c = crate::checks::container::Container::default();
     d.raw("\n");
     d.comment(
@@ -615,6 +667,30 @@ fn container(d: &mut Doc, _: &Found, _: &Config) {
     d.example("max_restarts", c.max_restarts, "RestartCount up by this much since the previous run = crash loop");
     d.example("timeout_ms", c.timeout_ms, "per Engine request");
     d.example("severity", c.severity, "what a failure counts as");
+    let running = match &f.containers {
+        Ok(r) if !(r.projects.is_empty() && r.loose.is_empty()) => r,
+        Ok(r) => {
+            return d.comment(&format!("(init asked the Engine at {}: no container was running)", r.socket.display()));
+        }
+        Err(why) => return d.comment(&format!("(init found no container Engine: {})", first_sentence(why))),
+    };
+    d.raw("\n");
+    d.comment(&format!("Running now on {} (init saw these); remove the # to watch one.", running.socket.display()));
+    for (project, names) in &running.projects {
+        d.raw("#[[container]]\n");
+        d.example("name", format!("{project} (compose)"), "");
+        d.example("compose_project", project.clone(), &format!("now: {}", names.join(", ")));
+    }
+    for name in running.loose.iter().take(MAX_LISTENERS) {
+        d.raw("#[[container]]\n");
+        d.example("name", format!("{name} (container)"), "");
+        d.example("container", name.clone(), "");
+    }
+}
+
+/// The cause of a long error, for a one-line comment.
+fn first_sentence(why: &str) -> &str {
+    why.split(':').next().unwrap_or(why)
 }
 
 fn discord(d: &mut Doc, _: &Found, c: &Config) {
@@ -713,6 +789,20 @@ fn summary(f: &Found, path: &Path, replaced: bool, root: &Path) -> String {
             a.others().count()
         ),
     };
+    let _ = match &f.containers {
+        Ok(r) if !(r.projects.is_empty() && r.loose.is_empty()) => writeln!(
+            out,
+            "   ✅ Containers: {} and {} listed commented out",
+            plural(r.projects.len(), "compose project"),
+            plural(r.loose.len(), "other container")
+        ),
+        Ok(_) => writeln!(out, "   ➖ Containers: the Engine answered, nothing is running"),
+        Err(_) => writeln!(out, "   ➖ Containers: no Docker, OrbStack, Colima or Podman socket found"),
+    };
+    let ports = proposed_listeners(f).count();
+    if ports > 0 {
+        let _ = writeln!(out, "   ✅ Listening ports: {} listed commented out as [[tcp]], with their owners", ports);
+    }
     let _ = writeln!(out, "   ➖ Discord: no webhook yet: set discord.webhook_url or DISCORD_OPS_WEBHOOK");
     let _ = writeln!(out, "\n{}", color::paint(Style::Bold, "Next steps:"));
     let steps = [
@@ -741,6 +831,8 @@ mod tests {
             postgres: off("127.0.0.1:5432"),
             agents: Agents { dir: "/Users/me/Library/LaunchAgents".into(), ..Agents::default() },
             login_user: Some("me".into()),
+            containers: Err("no Docker Engine socket: start Docker Desktop: tried /var/run/docker.sock".into()),
+            listeners: Vec::new(),
         }
     }
 
@@ -755,6 +847,24 @@ mod tests {
                 unreadable: None,
             },
             login_user: Some("me".into()),
+            containers: Ok(crate::checks::container::Running {
+                socket: "/Users/me/.orbstack/run/docker.sock".into(),
+                projects: [("shop".to_string(), vec!["shop-db-1".to_string(), "shop-web-1".to_string()])].into(),
+                loose: vec!["scratch".into()],
+            }),
+            listeners: vec![
+                Listener {
+                    port: 5432,
+                    loopback: true,
+                    owners: vec![Owner {
+                        pid: 812,
+                        cmdline: "/opt/homebrew/opt/postgresql@16/bin/postgres -D /opt/homebrew/var/postgresql@16"
+                            .into(),
+                    }],
+                },
+                Listener { port: 8080, loopback: false, owners: vec![] },
+                Listener { port: 51000, loopback: true, owners: vec![] },
+            ],
         }
     }
 
@@ -798,6 +908,25 @@ mod tests {
         assert!(text.contains("  # \"com.example.sync\","), "{text}");
         assert!(text.contains("  # \"with space\","), "{text}");
         assert!(text.contains("login user (me)"), "{text}");
+    }
+
+    use crate::checks::port_owner::{Listener, Owner};
+
+    #[test]
+    fn running_containers_and_listening_ports_are_proposed() {
+        let text = render(&everything(), &Config::default());
+        assert!(text.contains("#compose_project = \"shop\""), "{text}");
+        assert!(text.contains("now: shop-db-1, shop-web-1"), "{text}");
+        assert!(text.contains("#container = \"scratch\""), "{text}");
+        assert!(text.contains("#name = \"port 5432 (postgres)\""), "{text}");
+        assert!(text.contains("#owner_contains = \"postgres\""), "{text}");
+        assert!(text.contains("#address = \"127.0.0.1:8080\""), "{text}");
+        assert!(!text.contains("51000"), "an ephemeral port was proposed:\n{text}");
+        let c = parse(&uncommented(&text));
+        assert_eq!(c.tcp.len(), 3, "the example and two discovered ports");
+        assert_eq!(c.container.len(), 3, "the example, one project, one container");
+        let none = render(&nothing(), &Config::default());
+        assert!(none.contains("init found no container Engine"), "{none}");
     }
 
     #[test]
