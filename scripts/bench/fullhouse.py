@@ -81,7 +81,7 @@ class FullHouse:
         e["OSASCRIPT_LOG"] = self.osascript_log
         return e
 
-    def toml(self, root, *, without=(), macos=False, deadline_ms=10000, push=None, conditions=False):
+    def toml(self, root, *, without=(), macos=False, deadline_ms=10000, push=None, conditions=False, docker=None):
         """The config text; `without` names PARTS left out."""
         q = h.toml_str
         has = lambda part: part not in without  # noqa: E731
@@ -104,7 +104,10 @@ class FullHouse:
                 out += ["[[tcp]]", f'name = "svc{i}"', f'address = "127.0.0.1:{port}"', "timeout_ms = 3000", ""]
         if has("process"):
             for i, needle in enumerate(self.needles[:3]):
-                out += ["[[process]]", f'name = "proc{i}"', f"cmdline_contains = {q(needle)}", ""]
+                out += ["[[process]]", f'name = "proc{i}"', f"cmdline_contains = {q(needle)}"]
+                if docker:  # the full house + the developer's stack: resource limits on its processes
+                    out += ["max_rss_mb = 4096", "max_cpu_percent = 400"]
+                out += [""]
         if has("file"):
             for i, p in enumerate(self.files):
                 out += ["[[file]]", f'name = "log{i}"', f"path = {q(p)}", "max_age_minutes = 60",
@@ -124,6 +127,10 @@ class FullHouse:
             out += ["[[redis_value]]", 'name = "keys"', 'command = ["DBSIZE"]', 'conditions = ["[VALUE] >= 0"]', ""]
             out += ["[[redis_value]]", 'name = "memory"', 'command = ["INFO", "memory"]', 'field = "used_memory"',
                     'conditions = ["[VALUE] > 0"]', ""]
+        if docker:  # 5 containers: 3 single ones and a compose project of 2 (README "The developer's stack")
+            for i in range(3):
+                out += ["[[container]]", f'name = "c{i}"', f'container = "c{i}"', f"socket = {q(docker)}", ""]
+            out += ["[[container]]", 'name = "shop"', 'compose_project = "shop"', f"socket = {q(docker)}", ""]
         out += ["[self]", f"enabled = {'true' if has('self') else 'false'}", ""]
         if has("channels"):
             out += ["[discord]", f"webhook_url = {q(self.sink + '/api/webhooks/123456/bench-token')}", ""]

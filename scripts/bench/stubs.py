@@ -12,6 +12,9 @@
                                   exists, 500 while CONTROL_DIR/fail_<channel> exists,
                                   429 (retry_after 0.05 s) once per CONTROL_DIR/ratelimit_<channel>
                                   (removed when used), else 200 {"id": "..."}
+    stubs.py docker SOCKET        a Docker Engine API on a Unix socket: running, healthy
+                                  containers c0, c1, c2 and a compose project "shop" of
+                                  two (`GET /containers/json`, `GET /containers/{id}/json`)
     stubs.py tcp CONTROL_DIR NAME...  one TCP listener per NAME (accepts, closes); closed
                                   while CONTROL_DIR/down_<NAME> exists, reopened on the
                                   same port when it goes; CONTROL_DIR/state_<NAME> says
@@ -174,6 +177,59 @@ def sink(control):
     serve(handle)
 
 
+def docker(path):
+    """Replies shaped as a real Engine's, with the Config block (and its Env) included."""
+    def inspect(name, project):
+        labels = {"com.docker.compose.project": project} if project else {}
+        return {"Id": (name.encode().hex() + "0" * 64)[:64], "Name": "/" + name, "RestartCount": 0,
+                "State": {"Status": "running", "Running": True, "Paused": False, "Restarting": False,
+                          "OOMKilled": False, "Dead": False, "Pid": 4242, "ExitCode": 0,
+                          "Health": {"Status": "healthy", "FailingStreak": 0, "Log": []}},
+                "Config": {"Env": ["PATH=/usr/bin", "SECRET=x"], "Labels": labels, "Image": "postgres:16"}}
+    containers = [inspect("c0", ""), inspect("c1", ""), inspect("c2", ""),
+                  inspect("shop-web-1", "shop"), inspect("shop-db-1", "shop")]
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                try:
+                    method, target, _ = await read_request(reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                from urllib.parse import unquote
+                pth, _, query = target.partition("?")
+                query = unquote(query)
+                if pth.startswith("/v1."):
+                    pth = pth[pth.index("/", 1):]
+                if pth == "/containers/json":
+                    want = query.split("com.docker.compose.project=")[1].split('"')[0] if "project=" in query else None
+                    rows = [{"Id": c["Id"], "Names": [c["Name"]], "Labels": c["Config"]["Labels"],
+                             "State": "running"} for c in containers
+                            if want is None or c["Config"]["Labels"].get("com.docker.compose.project") == want]
+                    body, code = json.dumps(rows).encode(), 200
+                elif pth.startswith("/containers/") and pth.endswith("/json"):
+                    key = unquote(pth[len("/containers/"):-len("/json")])
+                    found = [c for c in containers if c["Name"] == "/" + key or c["Id"].startswith(key)]
+                    body, code = (json.dumps(found[0]).encode(), 200) if found else (b'{"message":"No such container"}', 404)
+                else:
+                    body, code = b'{"message":"page not found"}', 404
+                writer.write((f"HTTP/1.1 {code} X\r\nContent-Type: application/json\r\n"
+                              f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def main():
+        if os.path.exists(path):
+            os.unlink(path)
+        server = await asyncio.start_unix_server(handle, path=path, backlog=1024)
+        print("ready 0", flush=True)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
 def hung(n):
     socks = [listen() for _ in range(n)]
     held = []
@@ -246,6 +302,8 @@ if __name__ == "__main__":
         sink(sys.argv[2])
     elif kind == "tcp":
         tcp(sys.argv[2], sys.argv[3:])
+    elif kind == "docker":
+        docker(sys.argv[2])
     elif kind == "hung":
         hung(int(sys.argv[2]))
     else:
