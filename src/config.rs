@@ -160,6 +160,9 @@ pub struct Daily {
     pub min_heartbeat_percent: u32,
     /// g/logs files over this many bytes are rotated by `daily` (3 kept).
     pub max_log_bytes: u64,
+    /// An event log over this many bytes has its oldest days moved to
+    /// `events.jsonl.1` by `daily` (never the last 8 days, nor an open incident).
+    pub max_events_bytes: u64,
     /// Smoke commands for phase 1.
     pub smoke: Vec<Smoke>,
 }
@@ -173,6 +176,7 @@ impl Default for Daily {
             retention_days: 7,
             min_heartbeat_percent: 50,
             max_log_bytes: 10 * 1024 * 1024,
+            max_events_bytes: 50 * 1024 * 1024,
             smoke: Vec::new(),
         }
     }
@@ -567,6 +571,12 @@ pub fn validate(c: &Config) -> Vec<String> {
     }
     if c.daily.retention_days < 1 {
         errs.push("daily.retention_days = 0: must be at least 1".into());
+    }
+    if c.daily.max_events_bytes < 1024 * 1024 {
+        errs.push(format!(
+            "daily.max_events_bytes = {}: must be at least 1048576 (1 MiB); the default is 52428800 (50 MiB)",
+            c.daily.max_events_bytes
+        ));
     }
     if c.daily.max_log_bytes < 1024 {
         errs.push(format!("daily.max_log_bytes = {}: must be at least 1024", c.daily.max_log_bytes));

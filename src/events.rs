@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::exit::Result;
 use crate::fail;
+use crate::jsonl::{self, Skipped, When};
 use crate::paths::Paths;
 use serde::{Deserialize, Serialize};
 
@@ -91,32 +92,385 @@ pub fn append(paths: &Paths, events: &[Event]) -> Result<()> {
     crate::paths::append_line(&paths.events_file(), "the event log", &text)
 }
 
-/// Every event that parses, oldest first, from `since` on. A missing log is empty.
+/// Every event that parses, oldest first (in the log's order), from `since`
+/// on. A missing log is empty. Read as a stream: lines before `since` are
+/// passed over by their `"ts"` without being parsed.
 pub fn read(paths: &Paths, since: Option<DateTime<Utc>>) -> Result<Vec<Event>> {
-    let text = log_text(paths)?;
-    // Sized once: an event is a few hundred bytes, and growing a vector of
-    // 100,000 by doubling copies them over and over.
-    let mut all = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count());
-    parse_each(&text, since, |e| all.push(e));
+    let mut all = Vec::new();
+    visit(paths, since, |e| all.push(e))?;
     Ok(all)
 }
 
 /// Hands every event that parses to `each`, oldest first, from `since` on,
 /// one at a time (`events` prints them as they come, without holding the
-/// whole log). A missing log has none.
-pub fn visit(paths: &Paths, since: Option<DateTime<Utc>>, each: impl FnMut(Event)) -> Result<()> {
-    parse_each(&log_text(paths)?, since, each);
-    Ok(())
+/// log). A missing log has none. Returns the lines that could not be read.
+pub fn visit(paths: &Paths, since: Option<DateTime<Utc>>, mut each: impl FnMut(Event)) -> Result<Skipped> {
+    let cutoff = since.map(jsonl::second_of);
+    let mut skipped = Skipped::default();
+    let mut bad = Skipped::default();
+    jsonl::each_line_of(&paths.events_file(), None, &mut skipped, |line| {
+        if cutoff.as_ref().is_some_and(|c| jsonl::when(line, c) == When::Before) {
+            return;
+        }
+        match serde_json::from_slice::<Event>(line) {
+            Ok(e) if since.is_none_or(|s| e.ts >= s) => each(e),
+            Ok(_) => {}
+            Err(_) => bad.unreadable += usize::from(!line.iter().all(u8::is_ascii_whitespace)),
+        }
+    })
+    .map_err(|e| unreadable_log(paths, &e))?
+    .map_err(|_| fail!("the event log read stopped early"))?;
+    skipped.unreadable += bad.unreadable;
+    Ok(skipped)
 }
 
-/// The event log's text; empty when there is no log yet.
-fn log_text(paths: &Paths) -> Result<String> {
-    let path = paths.events_file();
-    match std::fs::read_to_string(&path) {
-        Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(fail!("could not read the event log {}: {}", path.display(), crate::exit::io_reason(&e))),
+fn unreadable_log(paths: &Paths, e: &std::io::Error) -> crate::exit::Error {
+    fail!("could not read the event log {}: {}", paths.events_file().display(), crate::exit::io_reason(e))
+}
+
+/// What a window of the log needs: its own events, and from before it only
+/// what an incident still open at its start carries (its `down`, the
+/// repairs since, the messages sent since). Kept that way, the reader's
+/// memory follows the window, not the file.
+#[derive(Debug, Default)]
+pub struct Window {
+    /// Oldest first: the carried events, then the window's in log order.
+    pub events: Vec<Event>,
+    pub skipped: Skipped,
+    /// Set when the read stopped at its deadline (the events are then partial).
+    pub stopped: Option<jsonl::Stopped>,
+}
+
+/// An incident open at some point before the window, while reading.
+struct Open {
+    down: Vec<u8>,
+    started: DateTime<Utc>,
+    /// Its repairs: when, and the raw line when the carry keeps lines.
+    repairs: Vec<(DateTime<Utc>, Option<Vec<u8>>)>,
+}
+
+/// What the lines before the window leave behind (see [`Window`]).
+#[derive(Default)]
+struct Carry {
+    open: std::collections::HashMap<String, Open>,
+    /// Messages sent while some incident was open.
+    messages: Vec<(DateTime<Utc>, Option<Vec<u8>>)>,
+    /// Keep the raw lines (compaction writes them back), not only the times.
+    keep_raw: bool,
+}
+
+impl Carry {
+    fn feed(&mut self, kind: &str, check: &str, ts: DateTime<Utc>, line: &[u8], notification: Option<&str>) {
+        let raw = || self.keep_raw.then(|| line.to_vec());
+        match kind {
+            "down" => {
+                // A second `down` without an `up` between: the first stays (as `incidents` pairs them).
+                self.open.entry(check.to_string()).or_insert_with(|| Open {
+                    down: line.to_vec(),
+                    started: ts,
+                    repairs: Vec::new(),
+                });
+            }
+            "up" => {
+                self.open.remove(check);
+                match self.open.values().map(|o| o.started).min() {
+                    None => self.messages.clear(),
+                    Some(first) => self.messages.retain(|(t, _)| *t >= first),
+                }
+            }
+            "repair" => {
+                let raw = raw();
+                if let Some(o) = self.open.get_mut(check) {
+                    o.repairs.push((ts, raw));
+                }
+            }
+            "notified" if !self.open.is_empty() && !matches!(notification, Some("daily" | "test")) => {
+                let raw = raw();
+                self.messages.push((ts, raw))
+            }
+            _ => {}
+        }
     }
+
+    /// A line from before the window, read by its fields where they are
+    /// plain (the writers' shape), parsed where they are not.
+    fn feed_line(&mut self, line: &[u8], bad: &mut usize) {
+        let kind = jsonl::plain_field(line, "type");
+        if let Some(k) = kind
+            && !matches!(k, "down" | "up" | "repair" | "notified")
+        {
+            return;
+        }
+        let plain = (|| {
+            let kind = kind?;
+            let ts = crate::log::parse_timestamp(jsonl::plain_field(line, "ts")?)?;
+            let check = match kind {
+                "notified" => "",
+                _ => jsonl::plain_field(line, "check")?,
+            };
+            let notification = match jsonl::plain_field(line, "notification") {
+                Some(n) => Some(n),
+                None if memchr::memmem::find(line, b"\"notification\"").is_some() => return None,
+                None => None,
+            };
+            Some((kind, check, ts, notification))
+        })();
+        match plain {
+            Some((kind, check, ts, notification)) => self.feed(kind, check, ts, line, notification),
+            None => match serde_json::from_slice::<Event>(line) {
+                Ok(e) => self.feed_event(&e, line),
+                Err(_) => *bad += usize::from(!line.iter().all(u8::is_ascii_whitespace)),
+            },
+        }
+    }
+
+    fn feed_event(&mut self, e: &Event, line: &[u8]) {
+        self.feed(&e.kind, &e.check, e.ts, line, e.notification.as_deref());
+    }
+
+    /// The carried events, oldest first.
+    fn into_events(self) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (check, o) in self.open {
+            let Ok(down) = serde_json::from_slice::<Event>(&o.down) else { continue };
+            out.push(down);
+            out.extend(o.repairs.into_iter().map(|(ts, _)| Event::new(ts, &check, "", "repair", "")));
+        }
+        out.extend(self.messages.into_iter().map(|(ts, _)| {
+            let mut e = Event::new(ts, "", "", "notified", "");
+            e.notification = Some("alert".into());
+            e
+        }));
+        out.sort_by_key(|e| e.ts);
+        out
+    }
+
+    /// The carried lines as written, oldest first (for compaction).
+    fn into_lines(self) -> Vec<(DateTime<Utc>, Vec<u8>)> {
+        let mut out = Vec::new();
+        for o in self.open.into_values() {
+            out.push((o.started, o.down));
+            out.extend(o.repairs.into_iter().filter_map(|(ts, raw)| Some((ts, raw?))));
+        }
+        out.extend(self.messages.into_iter().filter_map(|(ts, raw)| Some((ts, raw?))));
+        out.sort_by_key(|(ts, _)| *ts);
+        out
+    }
+}
+
+/// The events of the window from `start` on, with what the incidents open
+/// at its start carry from before it (see [`Window`]). Stops at `deadline`
+/// (the heartbeat's page rewrite), saying so in [`Window::stopped`].
+pub fn read_window(paths: &Paths, start: DateTime<Utc>, deadline: Option<std::time::Instant>) -> Result<Window> {
+    let cutoff = jsonl::second_of(start);
+    let mut carry = Carry::default();
+    let mut w = Window::default();
+    let mut bad = 0usize;
+    let done = jsonl::each_line_of(&paths.events_file(), deadline, &mut w.skipped, |line| {
+        if jsonl::when(line, &cutoff) == When::Before {
+            return carry.feed_line(line, &mut bad);
+        }
+        match serde_json::from_slice::<Event>(line) {
+            Ok(e) if e.ts < start => carry.feed_event(&e, line),
+            Ok(e) => w.events.push(e),
+            Err(_) => bad += usize::from(!line.iter().all(u8::is_ascii_whitespace)),
+        }
+    })
+    .map_err(|e| unreadable_log(paths, &e))?;
+    w.stopped = done.err();
+    w.skipped.unreadable += bad;
+    let mut events = carry.into_events();
+    events.append(&mut w.events);
+    w.events = events;
+    Ok(w)
+}
+
+/// What [`compact`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Compacted {
+    pub kept: usize,
+    /// Older than the retention, gone.
+    pub dropped: usize,
+    /// Moved to `events.jsonl.1` because the log was over its size cap.
+    pub rotated: usize,
+    /// Kept from before the cut because an incident still open needs them.
+    pub carried: usize,
+    pub unreadable: usize,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// Keeps the event log bounded (the daily run, under the state lock):
+/// events older than `retention_from` go; when what is left is over
+/// `max_bytes`, the oldest whole days of it move to `events.jsonl.1`
+/// (replacing the previous one), but never anything from `floor` on (what
+/// the page's and the summary's windows read). An incident open at the cut
+/// keeps its `down`, its repairs and the messages sent since. Unreadable
+/// lines go. Streams the file twice; memory stays a few lines. The log is
+/// rewritten atomically, only when something goes.
+pub fn compact(
+    paths: &Paths,
+    now: DateTime<Utc>,
+    retention_from: DateTime<Utc>,
+    floor: DateTime<Utc>,
+    max_bytes: u64,
+) -> Result<Compacted> {
+    let path = paths.events_file();
+    let mut c =
+        Compacted { bytes_before: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0), ..Default::default() };
+    // Pass 1: the bytes of each day from the retention on, to find the cut.
+    let mut per_day: std::collections::BTreeMap<chrono::NaiveDate, u64> = Default::default();
+    let mut older = 0usize;
+    let mut skipped = Skipped::default();
+    let time_of = |line: &[u8]| -> Option<DateTime<Utc>> {
+        match jsonl::plain_field(line, "ts").and_then(crate::log::parse_timestamp) {
+            Some(t) => Some(t),
+            None => serde_json::from_slice::<Event>(line).ok().map(|e| e.ts),
+        }
+    };
+    jsonl::each_line_of(&path, None, &mut skipped, |line| {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        match time_of(line) {
+            None => c.unreadable += 1,
+            Some(t) if t < retention_from => older += 1,
+            Some(t) => *per_day.entry(t.date_naive()).or_default() += line.len() as u64 + 1,
+        }
+    })
+    .map_err(|e| unreadable_log(paths, &e))?
+    .ok();
+    c.unreadable += skipped.total();
+    let mut cut = retention_from;
+    let mut left: u64 = per_day.values().sum();
+    for (day, bytes) in &per_day {
+        let next = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
+        if left <= max_bytes || next > floor {
+            break;
+        }
+        left -= bytes;
+        cut = next;
+    }
+    if older == 0 && c.unreadable == 0 && cut == retention_from {
+        c.kept = count_lines(&path).map_err(|e| unreadable_log(paths, &e))?;
+        c.bytes_after = c.bytes_before;
+        return Ok(c);
+    }
+    // Pass 2, in the log's (time) order: lines before the cut feed the
+    // carry (and, from the retention on, the rotated copy); at the first line
+    // from the cut on, the carried lines are written, then the rest as it is.
+    let rotate = cut > retention_from;
+    let rotated_path = path.with_file_name("events.jsonl.1");
+    let source = std::fs::File::open(&path).map_err(|e| unreadable_log(paths, &e))?;
+    let mut carry = Some(Carry { keep_raw: true, ..Default::default() });
+    let mut rot_writer: Option<std::io::BufWriter<std::fs::File>> = None;
+    let mut rot_tmp = None;
+    if rotate {
+        let tmp = path.with_file_name(format!(".events.jsonl.1.tmp-{}", crate::paths::unpredictable()));
+        let f = crate::paths::open_no_follow(
+            &tmp,
+            std::fs::OpenOptions::new().write(true).create_new(true),
+            crate::paths::FILE_MODE,
+        )
+        .map_err(|e| fail!("could not rotate the event log into {}: {}", tmp.display(), crate::exit::io_reason(&e)))?;
+        rot_writer = Some(std::io::BufWriter::with_capacity(256 * 1024, f));
+        rot_tmp = Some(tmp);
+    }
+    let mut io_error: Option<std::io::Error> = None;
+    let written = crate::paths::write_atomic_with(&path, |out| {
+        use std::io::Write;
+        let put = |w: &mut dyn Write, line: &[u8], err: &mut Option<std::io::Error>| {
+            if err.is_none() {
+                *err = w.write_all(line).and_then(|()| w.write_all(b"\n")).err();
+            }
+        };
+        let cut_sec = jsonl::second_of(cut);
+        let mut bad = 0usize;
+        jsonl::each_line(source, None, &mut Skipped::default(), |line| {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return;
+            }
+            let t = match jsonl::when(line, &cut_sec) {
+                When::AtOrAfter if carry.is_none() => {
+                    c.kept += 1;
+                    return put(out, line, &mut io_error);
+                }
+                _ => time_of(line),
+            };
+            let Some(t) = t else {
+                bad += 1;
+                return;
+            };
+            if t >= cut || carry.is_none() {
+                if let Some(k) = carry.take() {
+                    for (_, raw) in k.into_lines() {
+                        c.carried += 1;
+                        put(out, &raw, &mut io_error);
+                    }
+                }
+                c.kept += 1;
+                return put(out, line, &mut io_error);
+            }
+            if let Some(k) = carry.as_mut() {
+                k.feed_line(line, &mut bad);
+            }
+            if t < retention_from {
+                c.dropped += 1;
+            } else if let Some(w) = rot_writer.as_mut() {
+                c.rotated += 1;
+                put(w, line, &mut io_error);
+            }
+        })?
+        .ok();
+        // Nothing from the cut on: what is still open is all there is.
+        if let Some(k) = carry.take() {
+            for (_, raw) in k.into_lines() {
+                c.carried += 1;
+                put(out, &raw, &mut io_error);
+            }
+        }
+        match io_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    });
+    let mut finish_rotation = || -> std::io::Result<()> {
+        if let (Some(mut w), Some(tmp)) = (rot_writer.take(), rot_tmp.as_ref()) {
+            use std::io::Write;
+            w.flush()?;
+            w.get_ref().sync_all()?;
+            std::fs::rename(tmp, &rotated_path)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = written {
+        if let Some(tmp) = &rot_tmp {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    if let Err(e) = finish_rotation() {
+        if let Some(tmp) = &rot_tmp {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(fail!(
+            "could not rotate the event log into {}: {}",
+            rotated_path.display(),
+            crate::exit::io_reason(&e)
+        ));
+    }
+    c.bytes_after = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    Ok(c)
+}
+
+/// The lines of a file, counted as a stream.
+fn count_lines(path: &std::path::Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    jsonl::each_line_of(path, None, &mut Skipped::default(), |l| {
+        n += usize::from(!l.iter().all(u8::is_ascii_whitespace))
+    })?
+    .ok();
+    Ok(n)
 }
 
 fn parse_each(text: &str, since: Option<DateTime<Utc>>, mut each: impl FnMut(Event)) {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::{CheckResult, CheckStatus};
 use crate::exit::Result;
 use crate::fail;
+use crate::jsonl::{self, Skipped, When};
 use crate::paths::Paths;
 
 /// One heartbeat, as the history records it (SPEC §6).
@@ -76,86 +77,161 @@ pub fn append(paths: &Paths, line: &Line) -> Result<()> {
     crate::paths::append_line(&paths.history_file(), "the history", &text)
 }
 
-/// The history as read once: the parsed lines and the raw text of each, so
-/// a trim keeps the lines exactly as written (fields of newer releases too).
-pub struct History {
+/// The history of a window, read as a stream.
+#[derive(Debug, Default)]
+pub struct Recent {
+    /// Oldest first (in the file's order): the window's lines, after the
+    /// last line before it (which tells a summary the history began earlier).
     pub lines: Vec<Line>,
-    raw: Vec<String>,
-    /// Lines that did not parse.
+    pub skipped: Skipped,
+    /// Set when the read stopped at its deadline.
+    pub stopped: Option<jsonl::Stopped>,
+}
+
+/// Every line that parses from `start` on (all of them without one), and
+/// the last line before `start`. A missing file is an empty history.
+pub fn read_since(paths: &Paths, start: Option<DateTime<Utc>>, deadline: Option<std::time::Instant>) -> Result<Recent> {
+    let cutoff = start.map(jsonl::second_of);
+    let mut r = Recent::default();
+    // The last line before the window, kept raw and parsed at the end.
+    let mut before: Option<Vec<u8>> = None;
+    let mut bad = 0usize;
+    let done = jsonl::each_line_of(&paths.history_file(), deadline, &mut r.skipped, |raw| {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        if cutoff.as_ref().is_some_and(|c| jsonl::when(raw, c) == When::Before) {
+            let b = before.get_or_insert_with(Vec::new);
+            b.clear();
+            b.extend_from_slice(raw);
+            return;
+        }
+        match parse_line(raw) {
+            Some(line) if start.is_some_and(|s| line.ts < s) => before = Some(raw.to_vec()),
+            Some(line) => r.lines.push(line),
+            None => bad += 1,
+        }
+    })
+    .map_err(|e| unreadable(paths, &e))?;
+    r.stopped = done.err();
+    r.skipped.unreadable += bad;
+    if let Some(line) = before.as_deref().and_then(parse_line) {
+        r.lines.insert(0, line);
+    }
+    Ok(r)
+}
+
+/// Every line that parses, oldest first, and the lines that did not.
+pub fn read(paths: &Paths) -> Result<Recent> {
+    read_since(paths, None, None)
+}
+
+fn unreadable(paths: &Paths, e: &std::io::Error) -> crate::exit::Error {
+    fail!("could not read the history {}: {}", paths.history_file().display(), crate::exit::io_reason(e))
+}
+
+/// One line, with the fields lines of earlier releases lack filled in.
+fn parse_line(raw: &[u8]) -> Option<Line> {
+    let mut line = serde_json::from_slice::<Line>(raw).ok()?;
+    for c in line.checks.iter_mut() {
+        if c.id.is_empty() {
+            c.id = legacy_id(&c.kind, &c.name);
+        }
+        // Lines of earlier releases do not say that their
+        // LaunchAgent labels came from one `launchctl list`.
+        if c.measurement.is_none() && c.kind == "launchagent" {
+            c.measurement = Some(crate::checks::launchagent::MEASUREMENT.to_string());
+        }
+    }
+    Some(line)
+}
+
+/// What [`trim`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Trimmed {
+    pub kept: usize,
+    pub dropped: usize,
+    /// Unreadable lines (not JSON, over the line bound) dropped as well.
     pub unreadable: usize,
 }
 
-/// Every line that parses, oldest first, and the count of lines that did
-/// not. A missing file is an empty history.
-pub fn read(paths: &Paths) -> Result<History> {
+/// Drops lines older than `cutoff` and unreadable ones, streaming the kept
+/// lines exactly as written (fields of newer releases too) into a new file
+/// that replaces the old atomically, only when something goes (call with
+/// the state lock held). Memory stays one line, whatever the file's size.
+pub fn trim(paths: &Paths, cutoff: DateTime<Utc>) -> Result<Trimmed> {
     let path = paths.history_file();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(fail!("could not read the history {}: {}", path.display(), crate::exit::io_reason(&e)));
+    let mut t = Trimmed::default();
+    let sec = jsonl::second_of(cutoff);
+    let mut skipped = Skipped::default();
+    // A first pass counts; the file is rewritten only when a line must go.
+    let verdict = |raw: &[u8]| -> Option<bool> {
+        match jsonl::when(raw, &sec) {
+            When::Before => Some(false),
+            When::AtOrAfter => Some(true),
+            When::Unknown => serde_json::from_slice::<TsOnly>(raw).ok().map(|l| l.ts >= cutoff),
         }
     };
-    Ok(parse(&text))
+    jsonl::each_line_of(&path, None, &mut skipped, |raw| match verdict(raw) {
+        _ if raw.iter().all(u8::is_ascii_whitespace) => {}
+        Some(true) => t.kept += 1,
+        Some(false) => t.dropped += 1,
+        None => t.unreadable += 1,
+    })
+    .map_err(|e| unreadable(paths, &e))?
+    .ok();
+    t.unreadable += skipped.total();
+    if t.dropped == 0 && t.unreadable == 0 {
+        return Ok(t);
+    }
+    let source = std::fs::File::open(&path).map_err(|e| unreadable(paths, &e))?;
+    crate::paths::write_atomic_with(&path, |out| {
+        use std::io::Write;
+        let mut failed = None;
+        jsonl::each_line(source, None, &mut Skipped::default(), |raw| {
+            if failed.is_none() && verdict(raw) == Some(true) {
+                failed = out.write_all(raw).and_then(|()| out.write_all(b"\n")).err();
+            }
+        })?
+        .ok();
+        failed.map_or(Ok(()), Err)
+    })?;
+    Ok(t)
 }
 
-fn parse(text: &str) -> History {
-    let mut h = History { lines: Vec::new(), raw: Vec::new(), unreadable: 0 };
-    for l in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<Line>(l) {
-            Ok(mut line) => {
-                for c in line.checks.iter_mut() {
-                    if c.id.is_empty() {
-                        c.id = legacy_id(&c.kind, &c.name);
-                    }
-                    // Lines of earlier releases do not say that their
-                    // LaunchAgent labels came from one `launchctl list`.
-                    if c.measurement.is_none() && c.kind == "launchagent" {
-                        c.measurement = Some(crate::checks::launchagent::MEASUREMENT.to_string());
-                    }
-                }
-                h.lines.push(line);
-                h.raw.push(l.to_string());
-            }
-            Err(_) => h.unreadable += 1,
-        }
-    }
-    h
-}
-
-impl History {
-    /// Drops lines older than `cutoff` and unreadable ones, rewriting the
-    /// file atomically only when something goes (call with the state lock
-    /// held). Returns (kept, dropped as old).
-    pub fn trim(&mut self, paths: &Paths, cutoff: DateTime<Utc>) -> Result<(usize, usize)> {
-        let keep: Vec<bool> = self.lines.iter().map(|l| l.ts >= cutoff).collect();
-        let dropped = keep.iter().filter(|k| !**k).count();
-        if dropped > 0 || self.unreadable > 0 {
-            let mut text = String::new();
-            for (raw, _) in self.raw.iter().zip(&keep).filter(|(_, k)| **k) {
-                text.push_str(raw);
-                text.push('\n');
-            }
-            crate::paths::write_atomic(&paths.history_file(), text.as_bytes())?;
-            let mut k = keep.iter();
-            self.lines.retain(|_| *k.next().unwrap_or(&true));
-            let mut k = keep.iter();
-            self.raw.retain(|_| *k.next().unwrap_or(&true));
-        }
-        Ok((self.lines.len(), dropped))
-    }
+/// The one field [`trim`] needs of a line whose time is not in the writers' shape.
+#[derive(Deserialize)]
+struct TsOnly {
+    ts: DateTime<Utc>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Recent {
+        let mut r = Recent::default();
+        let mut bad = 0;
+        jsonl::each_line(text.as_bytes(), None, &mut r.skipped, |raw| {
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                return;
+            }
+            match parse_line(raw) {
+                Some(l) => r.lines.push(l),
+                None => bad += 1,
+            }
+        })
+        .unwrap()
+        .unwrap();
+        r.skipped.unreadable += bad;
+        r
+    }
+
     #[test]
     fn history_keeps_raw_lines_and_counts_unreadable_ones() {
         let text = "{\"ts\":\"2025-10-27T00:00:00Z\",\"status\":\"HEALTHY\",\"duration_ms\":1,\"checks\":[],\"future\":1}\nnot json\n\n";
         let h = parse(text);
-        assert_eq!((h.lines.len(), h.unreadable), (1, 1));
-        assert!(h.raw[0].contains("\"future\":1"));
+        assert_eq!((h.lines.len(), h.skipped.unreadable), (1, 1));
     }
 
     #[test]

@@ -188,10 +188,35 @@ pub fn write(
     since: Duration,
     output: Option<&Path>,
 ) -> Result<(PathBuf, Option<String>)> {
-    let lines = crate::history::read(paths)?.lines;
-    // Every event: an incident open when the window begins needs its `down`.
-    let events = crate::events::read(paths, None)?;
-    write_from(paths, cfg, now, since, output, &lines, &events)
+    write_within(paths, cfg, now, since, output, None)
+}
+
+/// [`write`], giving up (an error that says so, nothing written) once
+/// `deadline` passes while the history and the event log are read. Both
+/// are read as streams: the window's lines, and from before it only what an
+/// incident still open carries, so memory follows the window, not the files.
+pub fn write_within(
+    paths: &Paths,
+    cfg: &Config,
+    now: DateTime<Utc>,
+    since: Duration,
+    output: Option<&Path>,
+    deadline: Option<std::time::Instant>,
+) -> Result<(PathBuf, Option<String>)> {
+    let start = now - since;
+    let history = crate::history::read_since(paths, Some(start), deadline)?;
+    let events =
+        if history.stopped.is_none() { Some(crate::events::read_window(paths, start, deadline)?) } else { None };
+    if history.stopped.is_some() || events.as_ref().is_some_and(|w| w.stopped.is_some()) {
+        return Err(fail!(
+            "status page not rewritten this run: reading the history and the event log took longer than its share of the deadline; `ops-atomic page` (or the daily run) rewrites it"
+        ));
+    }
+    let events = events.unwrap_or_default();
+    for s in [history.skipped.describe("the history"), events.skipped.describe("the event log")].into_iter().flatten() {
+        crate::log::warn(&s);
+    }
+    write_from(paths, cfg, now, since, output, &history.lines, &events.events)
 }
 
 /// [`write`] over history lines and events already read (the daily run has them).
@@ -243,6 +268,12 @@ fn write_from(
 /// is a WARN: the page is a view, never the run's outcome.
 pub fn refresh(paths: &Paths, cfg: &Config, now: DateTime<Utc>) {
     said(write(paths, cfg, now, Duration::days(DEFAULT_WINDOW_DAYS), None));
+}
+
+/// [`refresh`] for the heartbeat: skipped, with a log line, when reading
+/// would take past `deadline` (the heartbeat's share for the page).
+pub fn refresh_within(paths: &Paths, cfg: &Config, now: DateTime<Utc>, deadline: std::time::Instant) {
+    said(write_within(paths, cfg, now, Duration::days(DEFAULT_WINDOW_DAYS), None, Some(deadline)));
 }
 
 /// [`refresh`] over history lines and events already read.

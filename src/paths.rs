@@ -161,6 +161,30 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8], mode: u32) -> Result<()>
 /// replaced: someone put it there, and the user should know.
 fn replace(path: &Path, bytes: &[u8], sync: bool, mode: u32) -> Result<()> {
     use std::io::Write;
+    replace_with(path, sync, mode, |f| f.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `write` streams into the temporary file (a log
+/// rewritten line by line, never held whole). An error from `write` leaves
+/// the old file as it was.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    use std::io::Write;
+    replace_with(path, true, FILE_MODE, |f| {
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, &*f);
+        write(&mut w)?;
+        w.flush()
+    })
+}
+
+fn replace_with(
+    path: &Path,
+    sync: bool,
+    mode: u32,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let refuse_link = || -> std::io::Result<()> {
@@ -186,7 +210,7 @@ fn replace(path: &Path, bytes: &[u8], sync: bool, mode: u32) -> Result<()> {
                 Err(e) => return Err(e),
             }
         };
-        f.write_all(bytes)?;
+        write(&mut f)?;
         if sync {
             f.sync_all()?;
         }

@@ -21,12 +21,16 @@ pub fn run(paths: &Paths, config: &Config, args: &EventsArgs) -> Result<u8> {
     // buffer. Printed as they are read, without holding the whole log.
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     let mut any = false;
-    crate::events::visit(paths, Some(from), |e| {
+    let skipped = crate::events::visit(paths, Some(from), |e| {
         any = true;
         if wanted.matches(&e) {
             print(&mut out, &e, args.json);
         }
     })?;
+    if let Some(s) = skipped.describe("the event log") {
+        let _ = out.flush();
+        eprintln!("{s}");
+    }
     if !args.json && !any && !args.follow {
         let _ = writeln!(out, "no events in the last {} (the log is {})", args.since, paths.events_file().display());
     }
@@ -74,7 +78,7 @@ impl Filter {
 fn follow(paths: &Paths, wanted: &Filter, json: bool) -> Result<()> {
     let path = paths.events_file();
     let mut offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let mut partial = String::new();
+    let mut partial: Vec<u8> = Vec::new();
     loop {
         std::thread::sleep(Duration::from_millis(250));
         let Ok(mut f) = std::fs::File::open(&path) else { continue };
@@ -89,15 +93,21 @@ fn follow(paths: &Paths, wanted: &Filter, json: bool) -> Result<()> {
         if f.seek(SeekFrom::Start(offset)).is_err() {
             continue;
         }
-        let mut chunk = String::new();
-        if f.take(len - offset).read_to_string(&mut chunk).is_err() {
+        // At most 4 MiB a turn: a log that grew by much is caught up in steps.
+        let step = (len - offset).min(4 << 20);
+        let mut bytes = Vec::new();
+        if f.take(step).read_to_end(&mut bytes).is_err() {
             continue;
         }
-        offset = len;
-        partial.push_str(&chunk);
+        offset += bytes.len() as u64;
+        partial.extend_from_slice(&bytes);
+        if partial.len() > crate::jsonl::MAX_LINE && !partial.contains(&b'\n') {
+            partial.clear(); // a line over the bound: skipped, as the readers do
+        }
         let mut out = std::io::stdout().lock();
-        while let Some(i) = partial.find('\n') {
-            let line: String = partial.drain(..=i).collect();
+        while let Some(i) = partial.iter().position(|&b| b == b'\n') {
+            let raw: Vec<u8> = partial.drain(..=i).collect();
+            let line = String::from_utf8_lossy(&raw);
             for e in crate::events::parse(&line) {
                 if wanted.matches(&e) {
                     print(&mut out, &e, json);

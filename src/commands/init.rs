@@ -721,6 +721,11 @@ fn daily(d: &mut Doc, _: &Found, c: &Config) {
         "fewer heartbeats than this share of the expected ones is a warning",
     );
     d.key("max_log_bytes", dl.max_log_bytes, "g/logs files over this are rotated (3 kept)");
+    d.key(
+        "max_events_bytes",
+        dl.max_events_bytes,
+        "an event log over this has its oldest days moved to events.jsonl.1 (never the last 8 days)",
+    );
     d.raw("\n");
     d.comment("Smoke commands for the daily run's first phase; none by default. Remove the # to use one.");
     d.raw("#[[daily.smoke]]\n");

@@ -17,10 +17,15 @@ use crate::paths::Paths;
 /// Summarises the history of the root in `paths` over the last `since`,
 /// for heartbeats every `interval_s`, and prints it (JSON with `json`).
 pub fn run(paths: &Paths, interval_s: u64, since: Duration, json: bool) -> Result<u8> {
-    let lines = crate::history::read(paths)?.lines;
-    // Every event: an incident open when the window begins needs its `down`.
-    let events = crate::events::read(paths, None)?;
-    let s = summary::summarise(&lines, &events, Utc::now(), since, interval_s);
+    let now = Utc::now();
+    // Both read as streams: the window's lines, and from before it only what
+    // an incident still open at its start carries (its `down`, its repairs).
+    let history = crate::history::read_since(paths, Some(now - since), None)?;
+    let events = crate::events::read_window(paths, now - since, None)?;
+    for s in [history.skipped.describe("the history"), events.skipped.describe("the event log")].into_iter().flatten() {
+        eprintln!("⚠️  {s}");
+    }
+    let s = summary::summarise(&history.lines, &events.events, now, since, interval_s);
     let text = if json {
         serde_json::to_string_pretty(&s).map_err(|e| fail!("could not encode the summary as JSON: {e}"))?
     } else {

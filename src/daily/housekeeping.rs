@@ -1,5 +1,6 @@
 //! Housekeeping of the daily run: old heartbeat reports deleted, big log
-//! files rotated, the history trimmed to 8 days (by [`crate::history::History::trim`]).
+//! files rotated, the history trimmed to 8 days (by [`crate::history::trim`]), the event
+//! log kept to 90 days and its size cap (by [`crate::events::compact`]).
 //!
 //! Each step touches only the files it owns (`heartbeat_*.md` reports, files
 //! in `g/logs`, the history) and reports what it did; a file it cannot
@@ -12,6 +13,9 @@ use serde::Serialize;
 
 /// History lines older than this many days are dropped.
 pub const HISTORY_DAYS: i64 = 8;
+
+/// Events older than this many days are dropped from the event log (SPEC §8).
+pub const EVENT_DAYS: i64 = 90;
 
 /// Rotated copies kept of each log file: `x.log.1` (newest) to `x.log.3`.
 pub const LOG_KEEP: u32 = 3;
@@ -28,6 +32,8 @@ pub struct Done {
     pub history_dropped: usize,
     /// Lines that did not parse (dropped too).
     pub history_unreadable: usize,
+    /// What the event log's compaction did (none when it could not run).
+    pub events: Option<crate::events::Compacted>,
     /// Files that could not be deleted, renamed or written.
     pub problems: Vec<String>,
 }

@@ -303,19 +303,42 @@ fn slept_since_last_heartbeat(ctx: &Setup) -> Option<i64> {
 fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
     let cfg = &ctx.config;
     let mut done = Housekeeping::default();
+    // What the page's week and the 24-hour summary read, as streams: the
+    // readers keep the window, whatever the files have grown to.
+    let week_from = day.now - chrono::Duration::days(crate::page::DEFAULT_WINDOW_DAYS);
     let lines = match history_trimmed(ctx, day.now, &mut done) {
-        Ok(lines) => lines,
+        Ok(()) => crate::history::read_since(ctx.paths, Some(week_from), None),
         Err(e) => {
             log::error(&e.0);
             day.errors.push(e.0);
-            crate::history::read(ctx.paths).map(|h| h.lines).unwrap_or_default()
+            crate::history::read_since(ctx.paths, Some(week_from), None)
         }
     };
-    // Every event, not only the window's: an incident open at its start needs its `down`.
-    let events = crate::events::read(ctx.paths, None).unwrap_or_else(|e| {
-        log::warn(&e.0);
-        Vec::new()
-    });
+    let lines = match lines {
+        Ok(r) => {
+            if let Some(s) = r.skipped.describe("the history") {
+                log::warn(&s);
+            }
+            r.lines
+        }
+        Err(e) => {
+            log::warn(&e.0);
+            Vec::new()
+        }
+    };
+    // The week's events, and what an incident open at its start carries from before.
+    let events = match crate::events::read_window(ctx.paths, week_from, None) {
+        Ok(w) => {
+            if let Some(s) = w.skipped.describe("the event log") {
+                log::warn(&s);
+            }
+            w.events
+        }
+        Err(e) => {
+            log::warn(&e.0);
+            Vec::new()
+        }
+    };
     let window = chrono::Duration::hours(summary::WINDOW_HOURS);
     let mut summary = summary::summarise(&lines, &events, day.now, window, cfg.launchd.interval_s);
     if let Some(slept) = slept_since_last_heartbeat(ctx) {
@@ -330,6 +353,13 @@ fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
     let (rotated, problems) = housekeeping::rotate_logs(&ctx.paths.logs_dir(), cfg.daily.max_log_bytes);
     done.logs_rotated = rotated;
     done.problems.extend(problems);
+    match events_compacted(ctx, day.now) {
+        Ok(c) => done.events = Some(c),
+        Err(e) => {
+            log::warn(&e.0);
+            done.problems.push(e.0);
+        }
+    }
     log::info(&format!(
         "Last 24 h: {} of {} heartbeats, {} missed; {} alert(s), {} recovery(ies)",
         summary.runs_seen, summary.runs_expected, summary.missed, summary.alerts, summary.recoveries
@@ -385,17 +415,30 @@ fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
     out
 }
 
-/// Reads the history and trims it to 8 days, under the state lock so that
-/// no heartbeat appends in between.
-fn history_trimmed(ctx: &Setup, now: DateTime<Utc>, done: &mut Housekeeping) -> Result<Vec<crate::history::Line>> {
+/// Trims the history to 8 days, under the state lock so that no heartbeat
+/// appends in between.
+fn history_trimmed(ctx: &Setup, now: DateTime<Utc>, done: &mut Housekeeping) -> Result<()> {
     let lock = crate::state::lock(ctx.paths, crate::state::lock_wait(), "daily")?;
-    let mut history = crate::history::read(ctx.paths)?;
-    done.history_unreadable = history.unreadable;
     let cutoff = now - chrono::Duration::days(housekeeping::HISTORY_DAYS);
-    let (kept, dropped) = history.trim(ctx.paths, cutoff)?;
+    let t = crate::history::trim(ctx.paths, cutoff)?;
     drop(lock);
-    (done.history_kept, done.history_dropped) = (kept, dropped);
-    Ok(history.lines)
+    (done.history_kept, done.history_dropped, done.history_unreadable) = (t.kept, t.dropped, t.unreadable);
+    Ok(())
+}
+
+/// Keeps the event log to its retention and size cap (SPEC §8), under the
+/// state lock; never what the page's week or an open incident needs.
+fn events_compacted(ctx: &Setup, now: DateTime<Utc>) -> Result<crate::events::Compacted> {
+    let lock = crate::state::lock(ctx.paths, crate::state::lock_wait(), "daily")?;
+    let c = crate::events::compact(
+        ctx.paths,
+        now,
+        now - chrono::Duration::days(housekeeping::EVENT_DAYS),
+        now - chrono::Duration::days(housekeeping::HISTORY_DAYS),
+        ctx.config.daily.max_events_bytes,
+    )?;
+    drop(lock);
+    Ok(c)
 }
 
 fn write_report(ctx: &Setup, day: &Day) -> Result<()> {
