@@ -137,6 +137,35 @@ def regenerate_events(path, checks, lines=100_000, days=30):
         f.write("\n".join(out[:lines]) + "\n")
 
 
+def big_log(path, week_events, mb):
+    """An event log of about `mb` MB: months of one check flapping (every
+    cycle a status change, a down, two alerts, an up, a recovery), all older
+    than 8 days, then the 30 days of `week_events` (real incidents) at its end."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    cycle = (
+        '{{"ts":"{t}.000Z","check":"api:flappy","name":"Flappy","type":"status","from":"ok","to":"fail",'
+        '"message":"HTTP 503 from http://127.0.0.1:8080/health (expected 200)"}}\n'
+        '{{"ts":"{t}.000Z","check":"api:flappy","name":"Flappy","type":"down","from":null,'
+        '"message":"HTTP 503 from http://127.0.0.1:8080/health (expected 200) (3 failures)"}}\n'
+        '{{"ts":"{t}.000Z","type":"notified","from":null,"channel":"discord","notification":"alert"}}\n'
+        '{{"ts":"{t}.000Z","type":"notified","from":null,"channel":"phone","notification":"alert"}}\n'
+        '{{"ts":"{u}.000Z","check":"api:flappy","name":"Flappy","type":"up","from":null,"message":"HTTP 200",'
+        '"lasted_s":60}}\n'
+        '{{"ts":"{u}.000Z","type":"notified","from":null,"channel":"discord","notification":"recovery"}}\n'
+    )
+    per = len(cycle.format(t="2026-01-01T00:00:00", u="2026-01-01T00:01:00"))
+    cycles = max(1, int(mb * 1e6) // per)
+    start = now - datetime.timedelta(days=400)
+    step = (datetime.timedelta(days=400 - 31)) / cycles
+    fmt = "%Y-%m-%dT%H:%M:%S"
+    with open(path, "w") as f:
+        for i in range(cycles):
+            t = start + step * i
+            f.write(cycle.format(t=t.strftime(fmt), u=(t + datetime.timedelta(seconds=60)).strftime(fmt)))
+        with open(week_events) as w:
+            shutil.copyfileobj(w, f)
+
+
 def regenerate_week_plain(root, template_line):
     """A week of history only (2,016 lines 5 min apart ending now), one check
     failing for an hour every day."""
@@ -419,7 +448,26 @@ def main():
         page_note = "not built in this binary (`ops-atomic page` does not exist yet)"
         h.log(f"page: {page_note}")
     samples.update(interleave(readers, SLOW_RUNS, "summary, events, page over the week"))
-    for name in ("daily", "summary", "events", "page"):
+    # Readers over logs of 1 MB, 100 MB and 500 MB (issue 29): the same week
+    # behind months of flapping. Peak RSS must follow the window, not the file.
+    big = {}
+    for mb in (1, 100, 500):
+        broot = os.path.join(tmp, f"big{mb}")
+        shutil.copytree(week, broot)
+        big_log(os.path.join(broot, "g", "state", "events.jsonl"), events_master, mb)
+        big[mb] = broot
+    h.log("logs of 1, 100 and 500 MB: "
+          + ", ".join(f"{os.path.getsize(os.path.join(r, 'g', 'state', 'events.jsonl')) / 1e6:.0f} MB" for r in big.values()))
+    big_out = os.path.join(tmp, "status-big.html")
+    big_readers = {
+        f"page {mb} MB": (lambda r: lambda: h.measure(runone, [exe, "--root", r, "page", "--since", "7d", "--output",
+                                                               big_out], env=env["fullhouse"]))(r)
+        for mb, r in big.items()
+    }
+    big_readers["summary 500 MB"] = lambda: h.measure(runone, [exe, "--root", big[500], "summary", "--since", "7d"],
+                                                      env=env["fullhouse"])
+    samples.update(interleave(big_readers, SLOW_RUNS, "page and summary over logs of 1, 100 and 500 MB"))
+    for name in ("daily", "summary", "events", "page", "page 1 MB", "page 100 MB", "page 500 MB", "summary 500 MB"):
         bad = [s.code for s in samples.get(name, []) if s.code not in (0, 1, 2)]
         if bad:
             h.die(f"{name}: exit codes {bad}")
@@ -496,6 +544,10 @@ def render(st, abl, before, after, version, node_note, page_note):
                                  lambda s: s["wall_med"] <= fhw + 3),
         "fullhouse+stack": (f"≤ full house + 5 ms (+{st['fullhouse+stack']['wall_med'] - fhw:.1f} ms)",
                             lambda s: s["wall_med"] <= fhw + 5),
+        "page 1 MB": ("RSS ≤ 40 MB", lambda s: s["rss_max"] <= 40),
+        "page 100 MB": ("RSS ≤ 40 MB", lambda s: s["rss_max"] <= 40),
+        "page 500 MB": ("wall ≤ 1 s, RSS ≤ 40 MB", lambda s: s["wall_med"] <= 1000 and s["rss_max"] <= 40),
+        "summary 500 MB": ("wall ≤ 1 s, RSS ≤ 40 MB", lambda s: s["wall_med"] <= 1000 and s["rss_max"] <= 40),
         "scale": ("wall ≤ 80 ms", lambda s: s["wall_med"] <= 80),
         "hung": (f"every run ≤ {HUNG_LIMIT_MS} ms (max {st['hung']['wall_max']:.0f} ms)",
                  lambda s: s["wall_max"] <= HUNG_LIMIT_MS),
@@ -521,13 +573,17 @@ def render(st, abl, before, after, version, node_note, page_note):
         "summary": "7. `summary --since 7d` over the same week",
         "events": "8. `events --since 30d` over 100,000 event lines",
         "page": "9. `page --since 7d` over the same week (20 checks)",
+        "page 1 MB": "10. `page --since 7d`, the same week behind a 1 MB event log",
+        "page 100 MB": "10b. … behind a 100 MB event log (months of flapping)",
+        "page 500 MB": "10c. … behind a 500 MB event log",
+        "summary 500 MB": "10d. `summary --since 7d` behind the 500 MB event log",
         "baseline": "baseline: the shell heartbeat (bash + redis-cli, psql, 2× curl, launchctl)",
         "node": "baseline: the seed's Node.js heartbeat (`redis`, `pg`, fetch, in sequence, markdown report)",
         "floor: /bin/true": "reference: spawn `/bin/true`",
         "floor: fake launchctl list": "reference: the fake `launchctl list` (dash)",
     }
     order = ["healthy", "fullhouse", "fullhouse+push", "fullhouse+conditions", "fullhouse+stack", "incident", "incident recovery", "scale", "hung", "daily", "summary", "events",
-             "page", "baseline", "node", "floor: /bin/true", "floor: fake launchctl list"]
+             "page", "page 1 MB", "page 100 MB", "page 500 MB", "summary 500 MB", "baseline", "node", "floor: /bin/true", "floor: fake launchctl list"]
     for key in order:
         if key not in st:
             note = page_note if key == "page" else node_note
