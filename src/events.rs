@@ -141,6 +141,24 @@ pub struct Window {
     pub stopped: Option<jsonl::Stopped>,
 }
 
+/// The keys the readers look for in a line, their searchers built once.
+struct Keys {
+    ts: jsonl::Key,
+    kind: jsonl::Key,
+    check: jsonl::Key,
+    notification: jsonl::Key,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| Keys {
+        ts: jsonl::Key::new("ts"),
+        kind: jsonl::Key::new("type"),
+        check: jsonl::Key::new("check"),
+        notification: jsonl::Key::new("notification"),
+    })
+}
+
 /// An incident open at some point before the window, while reading.
 struct Open {
     down: Vec<u8>,
@@ -193,34 +211,46 @@ impl Carry {
     }
 
     /// A line from before the window, read by its fields where they are
-    /// plain (the writers' shape), parsed where they are not.
+    /// plain (the writers' shape), parsed where they are not. Most lines
+    /// are decided by their type and check alone, without reading a time.
     fn feed_line(&mut self, line: &[u8], bad: &mut usize) {
-        let kind = jsonl::plain_field(line, "type");
-        if let Some(k) = kind
-            && !matches!(k, "down" | "up" | "repair" | "notified")
-        {
-            return;
+        let keys = keys();
+        let Some(kind) = keys.kind.plain(line) else { return self.parse_and_feed(line, bad) };
+        let needs_check = matches!(kind, "down" | "up" | "repair");
+        match kind {
+            "down" | "up" | "repair" => {}
+            "notified" if self.open.is_empty() => return,
+            "notified" => {}
+            _ => return,
         }
-        let plain = (|| {
-            let kind = kind?;
-            let ts = crate::log::parse_timestamp(jsonl::plain_field(line, "ts")?)?;
-            let check = match kind {
-                "notified" => "",
-                _ => jsonl::plain_field(line, "check")?,
-            };
-            let notification = match jsonl::plain_field(line, "notification") {
-                Some(n) => Some(n),
-                None if memchr::memmem::find(line, b"\"notification\"").is_some() => return None,
-                None => None,
-            };
-            Some((kind, check, ts, notification))
-        })();
-        match plain {
-            Some((kind, check, ts, notification)) => self.feed(kind, check, ts, line, notification),
-            None => match serde_json::from_slice::<Event>(line) {
-                Ok(e) => self.feed_event(&e, line),
-                Err(_) => *bad += usize::from(!line.iter().all(u8::is_ascii_whitespace)),
-            },
+        let check = if needs_check {
+            let Some(check) = keys.check.plain(line) else { return self.parse_and_feed(line, bad) };
+            let open = self.open.contains_key(check);
+            // An `up` or a repair of a check with nothing open, a second `down`: nothing to keep.
+            if (kind == "down") == open {
+                return;
+            }
+            if kind == "up" {
+                return self.feed("up", check, DateTime::<Utc>::MIN_UTC, line, None);
+            }
+            check
+        } else {
+            ""
+        };
+        let notification = match keys.notification.plain(line) {
+            None if keys.notification.present(line) => return self.parse_and_feed(line, bad),
+            n => n,
+        };
+        let Some(ts) = keys.ts.plain(line).and_then(crate::log::parse_timestamp) else {
+            return self.parse_and_feed(line, bad);
+        };
+        self.feed(kind, check, ts, line, notification)
+    }
+
+    fn parse_and_feed(&mut self, line: &[u8], bad: &mut usize) {
+        match serde_json::from_slice::<Event>(line) {
+            Ok(e) => self.feed_event(&e, line),
+            Err(_) => *bad += usize::from(!line.iter().all(u8::is_ascii_whitespace)),
         }
     }
 
@@ -323,7 +353,7 @@ pub fn compact(
     let mut older = 0usize;
     let mut skipped = Skipped::default();
     let time_of = |line: &[u8]| -> Option<DateTime<Utc>> {
-        match jsonl::plain_field(line, "ts").and_then(crate::log::parse_timestamp) {
+        match keys().ts.plain(line).and_then(crate::log::parse_timestamp) {
             Some(t) => Some(t),
             None => serde_json::from_slice::<Event>(line).ok().map(|e| e.ts),
         }

@@ -183,19 +183,42 @@ pub fn when(line: &[u8], cutoff: &[u8; 19]) -> When {
     }
 }
 
-/// The string value of the first `"key":"…"` in a line written by this
-/// program, when it holds no escape (else `None`: parse the line instead).
-/// In valid JSON a `"key":"` can only be a key: inside a string its quotes
-/// would be escaped.
-pub fn plain_field<'a>(line: &'a [u8], key: &str) -> Option<&'a str> {
-    let needle = format!("\"{key}\":\"");
-    let at = memchr::memmem::find(line, needle.as_bytes())? + needle.len();
-    let rest = &line[at..];
-    let end = memchr::memchr2(b'"', b'\\', rest)?;
-    if rest[end] == b'\\' {
-        return None;
+/// A key to find in lines: `"key":"`, its searcher built once.
+pub struct Key {
+    finder: memchr::memmem::Finder<'static>,
+    len: usize,
+}
+
+impl Key {
+    pub fn new(key: &str) -> Key {
+        let needle = format!("\"{key}\":\"").into_bytes();
+        let len = needle.len();
+        Key { finder: memchr::memmem::Finder::new(&needle).into_owned(), len }
     }
-    std::str::from_utf8(&rest[..end]).ok()
+
+    /// The string value of the first `"key":"…"` in a line written by this
+    /// program, when it holds no escape (else `None`: parse the line
+    /// instead). In valid JSON a `"key":"` can only be a key: inside a
+    /// string its quotes would be escaped.
+    pub fn plain<'a>(&self, line: &'a [u8]) -> Option<&'a str> {
+        let at = self.finder.find(line)? + self.len;
+        let rest = &line[at..];
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[end] == b'\\' {
+            return None;
+        }
+        std::str::from_utf8(&rest[..end]).ok()
+    }
+
+    /// Whether the line has the key at all.
+    pub fn present(&self, line: &[u8]) -> bool {
+        self.finder.find(line).is_some()
+    }
+}
+
+/// [`Key::plain`] with a searcher built for this one call.
+pub fn plain_field<'a>(line: &'a [u8], key: &str) -> Option<&'a str> {
+    Key::new(key).plain(line)
 }
 
 #[cfg(test)]
