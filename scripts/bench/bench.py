@@ -467,6 +467,21 @@ def main():
     big_readers["summary 500 MB"] = lambda: h.measure(runone, [exe, "--root", big[500], "summary", "--since", "7d"],
                                                       env=env["fullhouse"])
     samples.update(interleave(big_readers, SLOW_RUNS, "page and summary over logs of 1, 100 and 500 MB"))
+
+    # The same week must read the same behind each log: the incidents of
+    # `summary --json` (ongoing ones without their length, which grows).
+    def incidents_of(root):
+        r = subprocess.run([exe, "--root", root, "summary", "--since", "7d", "--json"], env=env["fullhouse"],
+                           capture_output=True, text=True)
+        out = json.loads(r.stdout)["incidents"]
+        for i in out:
+            if i.get("ongoing"):
+                i.pop("lasted_s", None)
+        return out
+    seen = {mb: incidents_of(r) for mb, r in big.items()}
+    if not (seen[1] == seen[100] == seen[500]):
+        h.die(f"summary differs behind logs of 1, 100 and 500 MB: {len(seen[1])}, {len(seen[100])}, {len(seen[500])} incidents")
+    h.log(f"the same {len(seen[1])} incidents behind logs of 1, 100 and 500 MB")
     for name in ("daily", "summary", "events", "page", "page 1 MB", "page 100 MB", "page 500 MB", "summary 500 MB"):
         bad = [s.code for s in samples.get(name, []) if s.code not in (0, 1, 2)]
         if bad:
