@@ -128,7 +128,8 @@ fn unreadable_log(paths: &Paths, e: &std::io::Error) -> crate::exit::Error {
     fail!("could not read the event log {}: {}", paths.events_file().display(), crate::exit::io_reason(e))
 }
 
-/// What a window of the log needs: its own events, and from before it only
+/// What a window of the log needs: its own events (those the incidents
+/// read: `down`, `up`, `repair`, `notified`), and from before it only
 /// what an incident still open at its start carries (its `down`, the
 /// repairs since, the messages sent since). Kept that way, the reader's
 /// memory follows the window, not the file.
@@ -288,6 +289,17 @@ impl Carry {
     }
 }
 
+/// An event as the window's readers need it: the incidents read a `down`'s
+/// message and nothing else's, nor any repair's command or output.
+fn slim(mut e: Event) -> Event {
+    if e.kind != "down" {
+        e.message = String::new();
+    }
+    e.output = None;
+    e.command = None;
+    e
+}
+
 /// The events of the window from `start` on, with what the incidents open
 /// at its start carry from before it (see [`Window`]). Stops at `deadline`
 /// (the heartbeat's page rewrite), saying so in [`Window::stopped`].
@@ -302,7 +314,9 @@ pub fn read_window(paths: &Paths, start: DateTime<Utc>, deadline: Option<std::ti
         }
         match serde_json::from_slice::<Event>(line) {
             Ok(e) if e.ts < start => carry.feed_event(&e, line),
-            Ok(e) => w.events.push(e),
+            // Only what the incidents read: their downs, ups, repairs and messages.
+            Ok(e) if matches!(e.kind.as_str(), "down" | "up" | "repair" | "notified") => w.events.push(slim(e)),
+            Ok(_) => {}
             Err(_) => bad += usize::from(!line.iter().all(u8::is_ascii_whitespace)),
         }
     })

@@ -204,7 +204,7 @@ pub fn write_within(
     deadline: Option<std::time::Instant>,
 ) -> Result<(PathBuf, Option<String>)> {
     let start = now - since;
-    let history = crate::history::read_since(paths, Some(start), deadline)?;
+    let history = crate::history::read_window(paths, start, deadline)?;
     let events =
         if history.stopped.is_none() { Some(crate::events::read_window(paths, start, deadline)?) } else { None };
     if history.stopped.is_some() || events.as_ref().is_some_and(|w| w.stopped.is_some()) {

@@ -20,7 +20,7 @@ pub fn run(paths: &Paths, interval_s: u64, since: Duration, json: bool) -> Resul
     let now = Utc::now();
     // Both read as streams: the window's lines, and from before it only what
     // an incident still open at its start carries (its `down`, its repairs).
-    let history = crate::history::read_since(paths, Some(now - since), None)?;
+    let history = crate::history::read_window(paths, now - since, None)?;
     let events = crate::events::read_window(paths, now - since, None)?;
     for s in [history.skipped.describe("the history"), events.skipped.describe("the event log")].into_iter().flatten() {
         eprintln!("⚠️  {s}");

@@ -307,11 +307,11 @@ fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
     // readers keep the window, whatever the files have grown to.
     let week_from = day.now - chrono::Duration::days(crate::page::DEFAULT_WINDOW_DAYS);
     let lines = match history_trimmed(ctx, day.now, &mut done) {
-        Ok(()) => crate::history::read_since(ctx.paths, Some(week_from), None),
+        Ok(()) => crate::history::read_window(ctx.paths, week_from, None),
         Err(e) => {
             log::error(&e.0);
             day.errors.push(e.0);
-            crate::history::read_since(ctx.paths, Some(week_from), None)
+            crate::history::read_window(ctx.paths, week_from, None)
         }
     };
     let lines = match lines {
