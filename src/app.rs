@@ -51,8 +51,15 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Heartbeat(args) => crate::heartbeat::run(&ctx.paths, &ctx.loaded, args),
         Command::Daily(args) => crate::daily::run(&ctx.paths, &ctx.loaded, args),
+        Command::Enable(args) if args.which == crate::cli::Which::Menubar => {
+            crate::menubar::plugin::enable(&ctx.paths, ctx.loaded.named_file(), &plugin_options(&args.plugin, args.dry_run, args.force))
+        }
+        Command::Disable(args) if args.which == crate::cli::Which::Menubar => {
+            crate::menubar::plugin::disable(&ctx.paths, &plugin_options(&args.plugin, false, false))
+        }
         Command::Enable(args) => crate::launchd::agents::enable(&ctx.paths, &ctx.loaded, &args),
         Command::Disable(args) => crate::launchd::agents::disable(&ctx.loaded, &args),
+        Command::Menubar(a) => crate::menubar::run(&ctx.paths, &ctx.loaded, a.format),
         Command::Status(args) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, &args),
         Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx.paths, &ctx.loaded, agent),
         Command::Summary(a) => {
@@ -71,6 +78,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             crate::commands::notify_test::run(&ctx.paths, &ctx.loaded.config, channel.as_deref(), json)
         }
     }
+}
+
+fn plugin_options(p: &crate::cli::PluginArgs, dry_run: bool, force: bool) -> crate::menubar::plugin::Options<'_> {
+    crate::menubar::plugin::Options { plugins_dir: p.plugins_dir.as_deref(), app: p.app, dry_run, force }
 }
 
 fn init(cli: &Cli, args: &crate::cli::InitArgs) -> Result<u8> {

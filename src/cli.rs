@@ -65,6 +65,8 @@ pub enum Command {
         #[command(subcommand)]
         action: NotifyAction,
     },
+    /// Print the menu-bar plugin output (SwiftBar, xbar) or a Raycast status line, from the state
+    Menubar(MenubarArgs),
     /// Print the shipped Prometheus rules, Alertmanager config or Grafana dashboard for a team of Macs
     Fleet {
         #[arg(value_enum)]
@@ -81,6 +83,24 @@ pub enum FleetFile {
     Alertmanager,
     /// A Grafana dashboard (JSON, to import)
     Dashboard,
+}
+
+#[derive(Debug, Args)]
+pub struct MenubarArgs {
+    /// The app that reads it
+    #[arg(long, value_enum, default_value = "swiftbar")]
+    pub format: crate::menubar::App,
+}
+
+/// Where `enable menubar` / `disable menubar` put the plugin.
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    /// The menu-bar app's plugin folder [default: SwiftBar's PluginDirectory preference, else xbar's folder]
+    #[arg(long, value_name = "DIR")]
+    pub plugins_dir: Option<PathBuf>,
+    /// The app the plugin is for [default: the app whose folder it is]
+    #[arg(long, value_enum)]
+    pub app: Option<crate::menubar::App>,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +181,8 @@ pub struct EnableArgs {
     pub which: Which,
     #[command(flatten)]
     pub agents: AgentsDirArg,
+    #[command(flatten)]
+    pub plugin: PluginArgs,
     /// Show the plist and the launchctl calls without making them
     #[arg(long)]
     pub dry_run: bool,
@@ -175,6 +197,8 @@ pub struct DisableArgs {
     pub which: Which,
     #[command(flatten)]
     pub agents: AgentsDirArg,
+    #[command(flatten)]
+    pub plugin: PluginArgs,
 }
 
 #[derive(Debug, Args)]
@@ -238,12 +262,17 @@ pub enum Agent {
     Daily,
 }
 
-/// Which agents a command acts on.
+/// What `enable` and `disable` act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Which {
+    /// The heartbeat agent
     Monitor,
+    /// The daily agent
     Daily,
+    /// Both agents (not the menu bar)
     All,
+    /// The menu-bar plugin (SwiftBar, xbar) or Raycast script command
+    Menubar,
 }
 
 impl Which {
@@ -252,6 +281,7 @@ impl Which {
             Which::Monitor => vec![Agent::Monitor],
             Which::Daily => vec![Agent::Daily],
             Which::All => vec![Agent::Monitor, Agent::Daily],
+            Which::Menubar => Vec::new(),
         }
     }
 }

@@ -147,6 +147,33 @@ pub fn read_window(paths: &Paths, start: DateTime<Utc>, deadline: Option<std::ti
     read_lines(paths, Some(start), deadline, true)
 }
 
+/// The newest line that parses, read from the end of the file (at most its
+/// last 256 KB), for the menu bar; `None` when there is none.
+pub fn last(paths: &Paths) -> Option<Line> {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    const TAIL: u64 = 256 * 1024;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(paths.history_file())
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let from = meta.len().saturating_sub(TAIL);
+    f.seek(SeekFrom::Start(from)).ok()?;
+    let mut buf = Vec::new();
+    f.take(TAIL).read_to_end(&mut buf).ok()?;
+    // The first piece may be the end of a line cut in half: it is skipped unless the read began at 0.
+    let mut pieces: Vec<&[u8]> = buf.split(|b| *b == b'\n').collect();
+    if from > 0 && !pieces.is_empty() {
+        pieces.remove(0);
+    }
+    pieces.into_iter().rev().filter(|l| !l.iter().all(u8::is_ascii_whitespace)).find_map(parse_line)
+}
+
 /// Every line that parses, oldest first, and the lines that did not.
 pub fn read(paths: &Paths) -> Result<Recent> {
     read_since(paths, None, None)

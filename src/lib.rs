@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod jsonl;
 pub mod launchd;
 pub mod log;
+pub mod menubar;
 pub mod message;
 pub mod page;
 pub mod paths;

@@ -216,6 +216,8 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
         let share = Duration::from_millis(share_ms.unwrap_or(cfg.monitor.deadline_ms / PAGE_SHARE_OF_DEADLINE));
         crate::page::refresh_within(paths, cfg, now, Instant::now() + share);
     }
+    // The menu bar (SPEC §19): redrawn at once when what it shows changed.
+    crate::menubar::plugin::after_heartbeat(paths, before.as_ref(), &st, cfg);
     // Step 7: the exports (SPEC §11); a failure is a WARN, never the exit code.
     let host = cfg.monitor.host();
     let names = channels.iter().map(|c| c.name().to_string()).collect();

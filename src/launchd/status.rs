@@ -41,6 +41,8 @@ pub struct Status {
     pub reports: Vec<ReportEntry>,
     pub logs: Vec<LogTail>,
     pub errors: Vec<ErrSummary>,
+    /// The menu-bar plugin (SPEC §19).
+    pub menubar: crate::menubar::plugin::MenubarStatus,
     /// Problems that kept a part from being shown.
     pub notes: Vec<String>,
 }
@@ -173,6 +175,7 @@ fn gather(paths: &Paths, loaded: &Loaded, config_error: Option<&str>, args: &Sta
         reports: latest_reports(paths),
         logs: log_tails(paths),
         errors: err_summaries(paths),
+        menubar: crate::menubar::plugin::status(paths),
         notes,
     }
 }
@@ -389,10 +392,18 @@ fn render(s: &Status) -> String {
     out += &render_state(&s.state);
     out += &render_reports(&s.reports);
     out += &render_logs(&s.logs, &s.errors);
+    out += &render_menubar(&s.menubar);
     for n in &s.notes {
         out += &format!("\n⚠️  {n}\n");
     }
     out
+}
+
+fn render_menubar(m: &crate::menubar::plugin::MenubarStatus) -> String {
+    match (&m.app, &m.path) {
+        (Some(app), Some(path)) => format!("\nMenu bar\n  ✅ {} plugin installed: {path}\n", app.title()),
+        _ => "\nMenu bar\n  ➖ not installed (ops-atomic enable menubar)\n".to_string(),
+    }
 }
 
 fn render_state(s: &StateStatus) -> String {
