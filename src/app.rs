@@ -51,9 +51,11 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Heartbeat(args) => crate::heartbeat::run(&ctx.paths, &ctx.loaded, args),
         Command::Daily(args) => crate::daily::run(&ctx.paths, &ctx.loaded, args),
-        Command::Enable(args) if args.which == crate::cli::Which::Menubar => {
-            crate::menubar::plugin::enable(&ctx.paths, ctx.loaded.named_file(), &plugin_options(&args.plugin, args.dry_run, args.force))
-        }
+        Command::Enable(args) if args.which == crate::cli::Which::Menubar => crate::menubar::plugin::enable(
+            &ctx.paths,
+            ctx.loaded.named_file(),
+            &plugin_options(&args.plugin, args.dry_run, args.force),
+        ),
         Command::Disable(args) if args.which == crate::cli::Which::Menubar => {
             crate::menubar::plugin::disable(&ctx.paths, &plugin_options(&args.plugin, false, false))
         }

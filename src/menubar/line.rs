@@ -63,7 +63,7 @@ impl Item {
     pub fn new(text: impl Into<String>) -> Item {
         Item { depth: 0, text: text.into(), colour: None, action: None, tooltip: None, small: false, symbol: None }
     }
-    pub fn sub(mut self, depth: usize) -> Item {
+    pub fn at_depth(mut self, depth: usize) -> Item {
         self.depth = depth;
         self
     }
@@ -96,7 +96,18 @@ impl Item {
 /// Text from the machine made safe to print as (part of) a menu line, cut
 /// to `max` characters with `…`.
 pub fn inert(s: &str, max: usize) -> String {
-    let mut out: String = s.chars().map(|c| if c == '|' { '¦' } else if c.is_control() { ' ' } else { c }).collect();
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c == '|' {
+                '¦'
+            } else if c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
     // Runs of spaces left by newlines read as one.
     while out.contains("  ") {
         out = out.replace("  ", " ");
@@ -114,10 +125,11 @@ pub fn inert(s: &str, max: usize) -> String {
 /// else in the quote mark it does not hold. `None` when no quoting reads
 /// back as the same value.
 pub fn quote(v: &str) -> Option<String> {
-    if v.is_empty() || v.chars().any(|c| c.is_control() || c == '\\' || c == '|') {
+    if v.is_empty() || v.chars().any(|c| c.is_control() || c == '\\') {
         return None;
     }
-    let plain = !v.chars().any(|c| c == ' ' || c == '"' || c == '\'' || c == '=');
+    // Both apps read a quoted value to its closing mark, `|` and spaces included.
+    let plain = !v.chars().any(|c| c == ' ' || c == '"' || c == '\'' || c == '=' || c == '|');
     if plain {
         Some(v.to_string())
     } else if !v.contains('"') {
@@ -236,6 +248,7 @@ mod tests {
         assert_eq!(quote("a=b").unwrap(), "\"a=b\"");
         assert!(quote("both \" and '").is_none());
         assert!(quote("back\\slash").is_none());
+        assert_eq!(quote("api:a | b").unwrap(), "\"api:a | b\"");
         assert!(quote("new\nline").is_none());
         assert!(quote("").is_none());
     }

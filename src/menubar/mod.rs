@@ -112,7 +112,9 @@ pub enum Freshness {
     Unreadable,
     Fresh,
     /// No heartbeat for more than 2 intervals of time awake.
-    Stopped { awake_s: i64 },
+    Stopped {
+        awake_s: i64,
+    },
 }
 
 /// A silence in force.
@@ -175,7 +177,8 @@ impl Glance {
         let default = State::default();
         let st = i.state.unwrap_or(&default);
         let now = i.now;
-        let slept_s = i.clocks.as_ref().and_then(|c| crate::incidents::laptop::wake(st.slept_since_boot_s, st.boot_time, c));
+        let slept_s =
+            i.clocks.as_ref().and_then(|c| crate::incidents::laptop::wake(st.slept_since_boot_s, st.boot_time, c));
         let slept_s = slept_s.map(|w| w.slept_s);
         let woke_at = i.woke_at.filter(|w| st.last_run_at.is_some_and(|l| *w > l) && *w <= now);
         let freshness = match (i.state, st.last_run_at) {
@@ -223,7 +226,10 @@ impl Glance {
                 })
             })
             .collect();
-        problems.sort_by(|a, b| (a.quiet, a.level, a.since).cmp(&(b.quiet, b.level, b.since)));
+        // The worst first; a check failing because of another after it.
+        problems.sort_by(|a, b| {
+            (a.quiet, a.level, a.caused_by.is_some(), a.since).cmp(&(b.quiet, b.level, b.caused_by.is_some(), b.since))
+        });
         let silences = st
             .silences
             .iter()
@@ -426,7 +432,7 @@ pub fn dropdown(g: &Glance, caller: &Caller) -> Vec<Option<Item>> {
     }
     for p in &g.problems {
         out.push(Some(problem_line(g, p)));
-        let mut depth1 = |i: Item| out.push(Some(i.sub(1)));
+        let mut depth1 = |i: Item| out.push(Some(i.at_depth(1)));
         if let Some(c) = &p.cause {
             depth1(Item::new(inert(c, LONG)).tip(inert(c, 1000)));
         }
@@ -457,7 +463,7 @@ pub fn dropdown(g: &Glance, caller: &Caller) -> Vec<Option<Item>> {
         let word = if total == 1 { "message" } else { "messages" };
         out.push(Some(Item::new(format!("📨 {total} {word} waiting: {}", per.join(", "))).colour(Colour::Orange)));
         if let Some(e) = &g.delivery_error {
-            out.push(Some(Item::new(format!("Last error: {}", inert(e, LONG))).sub(1).tip(inert(e, 1000))));
+            out.push(Some(Item::new(format!("Last error: {}", inert(e, LONG))).at_depth(1).tip(inert(e, 1000))));
         }
     }
     if !g.silences.is_empty() {
@@ -476,7 +482,7 @@ pub fn dropdown(g: &Glance, caller: &Caller) -> Vec<Option<Item>> {
                 None => caller.run(&["silence", "--clear"]),
             };
             if let Some(a) = clear {
-                out.push(Some(Item::new("Clear this silence").sub(1).act(a).symbol("bell")));
+                out.push(Some(Item::new("Clear this silence").at_depth(1).act(a).symbol("bell")));
             }
         }
     }
@@ -544,7 +550,7 @@ fn heartbeat_lines(g: &Glance) -> Vec<Item> {
             ))
             .colour(Colour::Orange),
         );
-        out.push(Item::new("Is the agent loaded? See ops-atomic status").sub(1).small());
+        out.push(Item::new("Is the agent loaded? See ops-atomic status").at_depth(1).small());
     }
     if let Some(s) = g.slept_s.filter(|s| *s >= g.interval_s as i64) {
         out.push(Item::new(format!("💤 Asleep {} since then", human_duration(secs(s)))).small());

@@ -59,7 +59,8 @@ fn sh_quote(s: &str) -> String {
 
 /// The `exec` line of the plugin.
 fn exec_line(app: App, exe: &Path, root: &Path, config: Option<&Path>) -> String {
-    let mut line = format!("exec {} --root {}", sh_quote(&exe.display().to_string()), sh_quote(&root.display().to_string()));
+    let mut line =
+        format!("exec {} --root {}", sh_quote(&exe.display().to_string()), sh_quote(&root.display().to_string()));
     if let Some(c) = config {
         line.push_str(&format!(" --config {}", sh_quote(&c.display().to_string())));
     }
@@ -126,18 +127,21 @@ fn resolve(dir: Option<&Path>, app: Option<App>) -> Result<(PathBuf, App)> {
     if let Some(d) = dir {
         let d = crate::paths::absolute(d);
         if !d.is_dir() {
-            return Err(fail!("--plugins-dir {} is not a folder: create it or point at the app's plugin folder", d.display()));
+            return Err(fail!(
+                "--plugins-dir {} is not a folder: create it or point at the app's plugin folder",
+                d.display()
+            ));
         }
         let guessed = if d.components().any(|c| c.as_os_str() == "xbar") { App::Xbar } else { App::Swiftbar };
         return Ok((d, app.unwrap_or(guessed)));
     }
     match app {
-        Some(App::Swiftbar) => swiftbar_dir().map(|d| (d, App::Swiftbar)).map_err(|e| {
-            fail!("{e}: open SwiftBar and choose its plugin folder, or pass --plugins-dir DIR")
-        }),
-        Some(App::Xbar) => xbar_dir().map(|d| (d, App::Xbar)).map_err(|e| {
-            fail!("{e}: start xbar once (it creates the folder), or pass --plugins-dir DIR")
-        }),
+        Some(App::Swiftbar) => swiftbar_dir()
+            .map(|d| (d, App::Swiftbar))
+            .map_err(|e| fail!("{e}: open SwiftBar and choose its plugin folder, or pass --plugins-dir DIR")),
+        Some(App::Xbar) => xbar_dir()
+            .map(|d| (d, App::Xbar))
+            .map_err(|e| fail!("{e}: start xbar once (it creates the folder), or pass --plugins-dir DIR")),
         Some(App::Raycast) => Err(fail!(
             "Raycast has no plugin folder to find: pass --plugins-dir DIR with a folder you add in Raycast (Settings → Extensions → Script Commands → Add Directories)"
         )),
@@ -208,7 +212,10 @@ pub fn enable(paths: &Paths, config: Option<&Path>, o: &Options) -> Result<u8> {
     match app {
         App::Raycast => say("   Raycast lists it as \"ops-atomic\" once the folder is one of its script directories"),
         _ => {
-            say(&format!("   {} shows it within a minute; each heartbeat that changes what it shows redraws it", app.title()));
+            say(&format!(
+                "   {} shows it within a minute; each heartbeat that changes what it shows redraws it",
+                app.title()
+            ));
             refresh(app, PLUGIN);
         }
     }

@@ -33,7 +33,11 @@ fn down(name: &str, since: DateTime<Utc>, msg: &str) -> CheckState {
 }
 
 fn state(now: DateTime<Utc>) -> State {
-    State { last_run_at: Some(now - chrono::Duration::minutes(2)), last_status: Some("HEALTHY".into()), ..Default::default() }
+    State {
+        last_run_at: Some(now - chrono::Duration::minutes(2)),
+        last_status: Some("HEALTHY".into()),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -53,10 +57,8 @@ fn the_worst_comes_first_and_a_dependency_is_named() {
     let mut redis = down("Redis", now - chrono::Duration::minutes(20), "timed out");
     redis.caused_by = Some("database".into());
     st.checks.insert("redis".into(), redis);
-    st.checks.insert(
-        "api:x".into(),
-        CheckState { name: "X".into(), status: Some(CheckStatus::Warn), ..Default::default() },
-    );
+    st.checks
+        .insert("api:x".into(), CheckState { name: "X".into(), status: Some(CheckStatus::Warn), ..Default::default() });
     let g = Glance::of(&inputs(Some(&st), now));
     assert_eq!(g.title(), ("❌ 2 ⚠️ 1".to_string(), Colour::Red));
     let names: Vec<&str> = g.problems.iter().map(|p| p.name.as_str()).collect();

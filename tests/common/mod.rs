@@ -54,6 +54,9 @@ pub const TOOL_ENV: &[&str] = &[
     "NO_COLOR",
     "OPS_ATOMIC_SLEPT_S",
     "OPS_ATOMIC_PAGE_SHARE_MS",
+    "OS_LAST_WAKE_TIME",
+    "XBARDarkMode",
+    "SWIFTBAR",
 ];
 
 /// Paths under the root (SPEC §2).
