@@ -467,6 +467,13 @@ def main():
     big_readers["summary 500 MB"] = lambda: h.measure(runone, [exe, "--root", big[500], "summary", "--since", "7d"],
                                                       env=env["fullhouse"])
     samples.update(interleave(big_readers, SLOW_RUNS, "page and summary over logs of 1, 100 and 500 MB"))
+    # The menu bar (issue 27): what SwiftBar runs every minute, over the week's state and history.
+    if has_command(exe, "menubar"):
+        samples.update(interleave({
+            "menubar": lambda: h.measure(runone, [exe, "--root", week, "menubar", "--format", "swiftbar"],
+                                         env=env["fullhouse"]),
+            "status": lambda: h.measure(runone, [exe, "--root", week, "status"], env=env["fullhouse"]),
+        }, RUNS, "menubar and status over the week"))
 
     # The same week must read the same behind each log: the incidents of
     # `summary --json` (ongoing ones without their length, which grows).
@@ -563,6 +570,7 @@ def render(st, abl, before, after, version, node_note, page_note):
         "page 100 MB": ("RSS ≤ 40 MB", lambda s: s["rss_max"] <= 40),
         "page 500 MB": ("wall ≤ 1 s, RSS ≤ 40 MB", lambda s: s["wall_med"] <= 1000 and s["rss_max"] <= 40),
         "summary 500 MB": ("wall ≤ 1 s, RSS ≤ 40 MB", lambda s: s["wall_med"] <= 1000 and s["rss_max"] <= 40),
+        "menubar": ("wall ≤ 5 ms", lambda s: s["wall_med"] <= 5),
         "scale": ("wall ≤ 80 ms", lambda s: s["wall_med"] <= 80),
         "hung": (f"every run ≤ {HUNG_LIMIT_MS} ms (max {st['hung']['wall_max']:.0f} ms)",
                  lambda s: s["wall_max"] <= HUNG_LIMIT_MS),
@@ -592,13 +600,15 @@ def render(st, abl, before, after, version, node_note, page_note):
         "page 100 MB": "10b. … behind a 100 MB event log (months of flapping)",
         "page 500 MB": "10c. … behind a 500 MB event log",
         "summary 500 MB": "10d. `summary --since 7d` behind the 500 MB event log",
+        "menubar": "11. `menubar --format swiftbar` over the same week (the state, the last history line)",
+        "status": "reference: `status` over the same week",
         "baseline": "baseline: the shell heartbeat (bash + redis-cli, psql, 2× curl, launchctl)",
         "node": "baseline: the seed's Node.js heartbeat (`redis`, `pg`, fetch, in sequence, markdown report)",
         "floor: /bin/true": "reference: spawn `/bin/true`",
         "floor: fake launchctl list": "reference: the fake `launchctl list` (dash)",
     }
     order = ["healthy", "fullhouse", "fullhouse+push", "fullhouse+conditions", "fullhouse+stack", "incident", "incident recovery", "scale", "hung", "daily", "summary", "events",
-             "page", "page 1 MB", "page 100 MB", "page 500 MB", "summary 500 MB", "baseline", "node", "floor: /bin/true", "floor: fake launchctl list"]
+             "page", "page 1 MB", "page 100 MB", "page 500 MB", "summary 500 MB", "menubar", "status", "baseline", "node", "floor: /bin/true", "floor: fake launchctl list"]
     for key in order:
         if key not in st:
             note = page_note if key == "page" else node_note
