@@ -34,15 +34,23 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Fleet { what } => return crate::commands::fleet::run(&Paths::resolve(cli.root.as_deref())?, *what),
         _ => {}
     }
+    if let Command::Menubar(a) = &cli.command {
+        // A menu that runs every minute must say what is wrong, not vanish:
+        // a broken config falls back to the defaults, and the menu says so.
+        return match Ctx::load(&cli) {
+            Ok(ctx) => crate::menubar::run(&ctx.paths, &ctx.loaded, None, a.format),
+            Err(e) => {
+                let (paths, loaded) = defaults_standing_in(&cli)?;
+                crate::menubar::run(&paths, &loaded, Some(&e.0), a.format)
+            }
+        };
+    }
     if let Command::Status(args) = &cli.command {
         // A broken config file does not stop `status`: the defaults stand in, and it says so.
         return match Ctx::load(&cli) {
             Ok(ctx) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, args),
             Err(e) => {
-                let paths = Paths::resolve(cli.root.as_deref())?;
-                let path = cli.config.as_deref().map_or_else(|| paths.default_config(), crate::paths::absolute);
-                let source = Source::File { path, named: cli.config.is_some() };
-                let loaded = Loaded { config: Config::default(), source, overrides: Vec::new() };
+                let (paths, loaded) = defaults_standing_in(&cli)?;
                 crate::launchd::status::run(&paths, &loaded, Some(&e.0), args)
             }
         };
@@ -61,7 +69,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Enable(args) => crate::launchd::agents::enable(&ctx.paths, &ctx.loaded, &args),
         Command::Disable(args) => crate::launchd::agents::disable(&ctx.loaded, &args),
-        Command::Menubar(a) => crate::menubar::run(&ctx.paths, &ctx.loaded, a.format),
         Command::Status(args) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, &args),
         Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx.paths, &ctx.loaded, agent),
         Command::Summary(a) => {
@@ -73,13 +80,22 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Config { action } => config_command(&ctx, action),
         Command::Events(args) => crate::commands::events::run(&ctx.paths, &ctx.loaded.config, &args),
         Command::Silence(args) => crate::commands::silence::run(&ctx.paths, &ctx.loaded.config, &args),
-        Command::Init(_) | Command::Completions { .. } | Command::Man | Command::Fleet { .. } => {
+        Command::Init(_) | Command::Completions { .. } | Command::Man | Command::Fleet { .. } | Command::Menubar(_) => {
             unreachable!("dispatched above")
         }
         Command::Notify { action: NotifyAction::Test { channel, json } } => {
             crate::commands::notify_test::run(&ctx.paths, &ctx.loaded.config, channel.as_deref(), json)
         }
     }
+}
+
+/// The defaults, standing in for a config file that does not load (for
+/// `status` and `menubar`, which report rather than fail).
+fn defaults_standing_in(cli: &Cli) -> Result<(Paths, Loaded)> {
+    let paths = Paths::resolve(cli.root.as_deref())?;
+    let path = cli.config.as_deref().map_or_else(|| paths.default_config(), crate::paths::absolute);
+    let source = Source::File { path, named: cli.config.is_some() };
+    Ok((paths, Loaded { config: Config::default(), source, overrides: Vec::new() }))
 }
 
 fn plugin_options(p: &crate::cli::PluginArgs, dry_run: bool, force: bool) -> crate::menubar::plugin::Options<'_> {

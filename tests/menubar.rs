@@ -651,6 +651,12 @@ fn enable_menubar_installs_the_swiftbar_plugin_that_heartbeats_redraw_and_disabl
     let st = ops(&root).arg("status").env("PATH", mac.path()).run();
     assert!(st.stdout.contains("Menu bar\n  ➖ not installed (ops-atomic enable menubar)"), "{st}");
 
+    let dry = ops(&root).args(["enable", "menubar", "--dry-run"]).env("PATH", mac.path()).run();
+    dry.expect_code(0);
+    assert!(dry.stdout.contains(&format!("Would write {} (0755) for SwiftBar", plugin.display())), "{dry}");
+    assert!(dry.stdout.contains("menubar --format swiftbar"), "{dry}");
+    assert!(!plugin.exists() && mac.opened().is_empty(), "a dry run writes and opens nothing");
+
     let run = ops(&root).args(["enable", "menubar"]).env("PATH", mac.path()).run();
     run.expect_code(0);
     assert!(run.stdout.contains(&format!("Wrote the SwiftBar plugin {}", plugin.display())), "{run}");
@@ -686,6 +692,7 @@ fn enable_menubar_installs_the_swiftbar_plugin_that_heartbeats_redraw_and_disabl
 
     // Installing again is fine; a foreign file of that name is not replaced without --force.
     ops(&root).args(["enable", "menubar"]).env("PATH", mac.path()).run().expect_code(0);
+    std::fs::write(plugins.path().join("ops-atomic.1m.sh.bak"), "x").unwrap();
     let other_root = TestRoot::new();
     let refused = ops(&other_root).args(["enable", "menubar"]).env("PATH", mac.path()).run();
     refused.expect_code(3);
@@ -777,4 +784,33 @@ fn raycast_says_what_is_down_in_one_line() {
     assert!(run.stdout.starts_with("\u{1b}[31m❌ 1 down: db · last heartbeat"), "{:?}", run.stdout);
     // A bad format is a usage error.
     ops(&root).args(["menubar", "--format", "bitbar"]).run().expect_code(3);
+}
+
+#[test]
+fn a_broken_config_or_state_is_said_in_the_menu_instead_of_breaking_it() {
+    let root = TestRoot::new();
+    let live = listener();
+    quiet_config(&root, &format!("[[tcp]]\nname = \"web\"\naddress = \"{}\"\n", live.local_addr().unwrap()));
+    ops(&root).arg("heartbeat").run().expect_code(0);
+    // A typo in the config: the app still gets a menu, which names the key.
+    root.write_config("[monitor]\nalert_threshold = \"three\"\n");
+    for app in [App::SwiftBar, App::Xbar] {
+        let m = menubar(&root, app, &[]);
+        assert_eq!(m.title[0].text, "⚠️ config", "{m:#?}");
+        assert!(m.has("The config file does not load"), "{m:#?}");
+        assert!(m.under("The config file does not load", "alert_threshold").depth == 1, "{m:#?}");
+        assert_eq!(m.under("The config file does not load", "config check in Terminal").params["terminal"], "true");
+        assert!(m.has("Last heartbeat"), "what the state says is still shown: {m:#?}");
+    }
+    let raycast = ops(&root).args(["menubar", "--format", "raycast"]).run();
+    raycast.expect_code(0);
+    assert!(raycast.stdout.contains("the config file does not load"), "{raycast}");
+    // A state file that does not parse.
+    quiet_config(&root, &format!("[[tcp]]\nname = \"web\"\naddress = \"{}\"\n", live.local_addr().unwrap()));
+    std::fs::write(root.path(STATE), "{ not json").unwrap();
+    let m = both(&root);
+    assert_eq!(m.title[0].text, "❔ state", "{m:#?}");
+    assert!(m.has("The state file cannot be read"));
+    click(&root, m.find("Run a heartbeat now")).expect_code(0);
+    assert_eq!(both(&root).title[0].text, "✅");
 }

@@ -147,6 +147,8 @@ pub struct Glance {
     pub pending: BTreeMap<String, usize>,
     pub delivery_error: Option<String>,
     pub files: Files,
+    /// The config file does not load (the defaults stand in).
+    pub config_error: Option<String>,
 }
 
 /// The files the menu opens.
@@ -261,6 +263,7 @@ impl Glance {
             delivery_error: st.last_delivery_error.as_deref().filter(|_| !pending.is_empty()).map(crate::secret::scrub),
             pending,
             files: i.files.clone(),
+            config_error: None,
         }
     }
 
@@ -291,6 +294,12 @@ impl Glance {
         } else {
             Colour::Green
         };
+        if self.config_error.is_some() {
+            parts.push("⚠️ config".into());
+            if down == 0 {
+                return (parts.join(" "), Colour::Orange);
+            }
+        }
         match self.freshness {
             Freshness::NeverRan => ("❔".into(), Colour::Grey),
             Freshness::Unreadable => ("❔ state".into(), Colour::Orange),
@@ -315,7 +324,11 @@ impl Glance {
             v.join(", ")
         };
         let mut parts = Vec::new();
+        if self.config_error.is_some() {
+            parts.push("⚠️ the config file does not load: see `ops-atomic config check`".to_string());
+        }
         match self.freshness {
+            Freshness::NeverRan if self.config_error.is_some() => {}
             Freshness::NeverRan => return "no heartbeat yet: run `ops-atomic heartbeat` or `ops-atomic enable`".into(),
             Freshness::Unreadable => return "the state file cannot be read: see `ops-atomic status`".into(),
             Freshness::Stopped { awake_s } => {
@@ -420,6 +433,16 @@ impl Caller {
 pub fn dropdown(g: &Glance, caller: &Caller) -> Vec<Option<Item>> {
     let mut out: Vec<Option<Item>> = Vec::new();
     out.push(Some(Item::new(format!("ops-atomic on {}", inert(&g.host, SHORT))).small().colour(Colour::Grey)));
+    if let Some(e) = &g.config_error {
+        out.push(Some(
+            Item::new("⚠️ The config file does not load: the defaults stand in until it is fixed")
+                .colour(Colour::Orange),
+        ));
+        out.push(Some(Item::new(inert(e, LONG)).at_depth(1).tip(inert(e, 1000))));
+        if let Some(a) = caller.terminal(&["config", "check"]) {
+            out.push(Some(Item::new("ops-atomic config check in Terminal").at_depth(1).act(a).symbol("terminal")));
+        }
+    }
     match g.freshness {
         Freshness::NeverRan => out.push(Some(
             Item::new("No heartbeat yet for this folder: enable the agent, or run one now").colour(Colour::Grey),
@@ -651,10 +674,12 @@ pub fn bitbar(g: &Glance, caller: &Caller, d: &dyn line::Dialect) -> String {
     out
 }
 
-/// `ops-atomic menubar [--format F]`.
-pub fn run(paths: &Paths, loaded: &crate::config::Loaded, app: App) -> Result<u8> {
+/// `ops-atomic menubar [--format F]`; `config_error`: the config did not
+/// load and `loaded` holds the defaults (the menu says so).
+pub fn run(paths: &Paths, loaded: &crate::config::Loaded, config_error: Option<&str>, app: App) -> Result<u8> {
     crate::log::quiet(true);
-    let g = gather(paths, loaded);
+    let mut g = gather(paths, loaded);
+    g.config_error = config_error.map(crate::secret::scrub);
     let exe = crate::launchd::agent::current_binary()?;
     let caller = Caller::new(&exe, &paths.root, loaded.named_file());
     let text = match app {
