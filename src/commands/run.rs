@@ -97,8 +97,9 @@ pub fn run(a: &Args) -> Result<u8> {
     let started_at = Utc::now();
     let started = Instant::now();
     let run_id = format!("{}-{}", started_at.timestamp_millis(), std::process::id());
+    // Arguments can hold a password as well as the output can.
     let command_line =
-        crate::secret::scrub(&a.command.iter().map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" "));
+        jobs::scrub_output(&a.command.iter().map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" "));
     let record = |e: Event| {
         if let Some(p) = &paths
             && let Err(err) = jobs::record(p, name, &e)
