@@ -431,3 +431,81 @@ fn a_broken_config_still_runs_the_command() {
     r.expect_code(0);
     assert!(r.stderr.contains("no [[job]] named \"unwatched\""), "{r}");
 }
+
+fn plist(label: &str, args: &[&str], schedule: &str) -> String {
+    let args: String = args.iter().map(|a| format!("    <string>{a}</string>\n")).collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n\
+         <plist version=\"1.0\">\n<dict>\n  <key>Label</key>\n  <string>{label}</string>\n  <key>ProgramArguments</key>\n  <array>\n{args}  </array>\n{schedule}</dict>\n</plist>\n"
+    )
+}
+
+/// The text with the `[[job]]` blocks proposed for `labels` switched on.
+fn with_jobs_on(text: &str, labels: &[&str]) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut on = false;
+    for (i, l) in lines.iter().enumerate() {
+        if *l == "#[[job]]" {
+            let next = lines.get(i + 1).copied().unwrap_or("");
+            on = labels.iter().any(|lb| next.starts_with(&format!("#name = \"{lb}\"")));
+        } else if !l.starts_with('#') {
+            on = false;
+        }
+        match l.strip_prefix('#') {
+            Some(rest) if on && !rest.starts_with(' ') => out.push(rest.to_string()),
+            _ => out.push(l.to_string()),
+        }
+    }
+    out.join("\n")
+}
+
+#[test]
+fn init_proposes_a_job_for_each_scheduled_launchagent() {
+    let root = TestRoot::new();
+    let agents = root.agents_dir();
+    std::fs::create_dir_all(&agents).unwrap();
+    let calendar = "  <key>StartCalendarInterval</key>\n  <array>\n    <dict><key>Hour</key><integer>2</integer><key>Minute</key><integer>30</integer><key>Weekday</key><integer>1</integer></dict>\n    <dict><key>Hour</key><integer>2</integer><key>Minute</key><integer>30</integer><key>Weekday</key><integer>4</integer></dict>\n  </array>\n";
+    std::fs::write(
+        agents.join("com.me.backup.plist"),
+        plist("com.me.backup", &["/usr/local/bin/restic", "backup", "/Users/me"], calendar),
+    )
+    .unwrap();
+    let interval = "  <key>StartInterval</key>\n  <integer>900</integer>\n";
+    std::fs::write(
+        agents.join("com.me.sync.plist"),
+        plist("com.me.sync", &["/usr/bin/rsync", "-a", "a", "b"], interval),
+    )
+    .unwrap();
+    // Not scheduled, and ops-atomic's own: not proposed.
+    std::fs::write(agents.join("com.me.server.plist"), plist("com.me.server", &["/usr/bin/server"], "")).unwrap();
+    std::fs::write(
+        agents.join("x.ops_atomic_daily.plist"),
+        plist("x.ops_atomic_daily", &["/opt/ops-atomic", "daily"], calendar),
+    )
+    .unwrap();
+    let r = ops(&root)
+        .args(["init", "--dry-run"])
+        .env("OPS_ATOMIC_INIT_REDIS_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("OPS_ATOMIC_INIT_PG_ADDR", format!("127.0.0.1:{}", free_port()))
+        .run();
+    r.expect_code(0);
+    let text = &r.stdout;
+    assert!(text.contains("#name = \"com.me.backup\""), "{text}");
+    assert!(text.contains("#at = \"02:30\"") && text.contains("#days = [\"mon\", \"thu\"]"), "{text}");
+    assert!(text.contains("#name = \"com.me.sync\"") && text.contains("#every = \"15m\""), "{text}");
+    assert!(!text.contains("#name = \"com.me.server\"") && !text.contains("#name = \"x.ops_atomic_daily\""), "{text}");
+    let bin = std::path::Path::new(BIN).canonicalize().unwrap();
+    let wrapped = format!(
+        "# ProgramArguments: [\"{}\", \"--root\", \"{}\", \"run\", \"com.me.backup\", \"--\", \"/usr/local/bin/restic\", \"backup\", \"/Users/me\"]",
+        bin.display(),
+        root.dir().canonicalize().unwrap().display()
+    );
+    assert!(text.contains(&wrapped), "{wrapped}\n{text}");
+    // Switched on, they pass `config check` and are checked by the heartbeat.
+    root.write_config(&with_jobs_on(text, &["com.me.backup", "com.me.sync"]));
+    ops(&root).args(["config", "check"]).run().expect_code(0);
+    let doc = ops(&root).args(["heartbeat", "--json", "--no-notify"]).no_launchctl().run().json();
+    let ids: Vec<&str> = doc["checks"].as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
+    assert!(ids.contains(&"job:com.me.backup") && ids.contains(&"job:com.me.sync"), "{ids:?}");
+}
