@@ -66,7 +66,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Status(args) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, &args),
         Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx.paths, &ctx.loaded, agent),
         Command::Summary(a) => {
-            crate::commands::summary::run(&ctx.paths, ctx.loaded.config.launchd.interval_s, a.since, a.json)
+            let jobs = crate::jobs::configured(&ctx.loaded.config);
+            crate::commands::summary::run(&ctx.paths, ctx.loaded.config.launchd.interval_s, &jobs, a.since, a.json)
         }
         Command::Page(a) => {
             crate::commands::page::run(&ctx.paths, &ctx.loaded.config, a.since, a.output.as_deref(), a.open)

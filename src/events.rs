@@ -572,10 +572,22 @@ pub fn line(e: &Event) -> String {
     if let (Some(ch), Some(kind)) = (&e.channel, &e.notification) {
         what = format!("notified {ch} ({kind})");
     }
+    let failed_job = e.kind == "job_end" && (e.exit != Some(0) || e.timed_out == Some(true) || e.signal.is_some());
+    match e.kind.as_str() {
+        "job_start" => what = "job started".into(),
+        "job_end" if failed_job => what = "job failed".into(),
+        "job_end" => what = "job finished".into(),
+        _ => {}
+    }
     let mut text = format!("[{when}] {who}: {what}");
     if !e.message.is_empty() {
         text.push_str(" — ");
         text.push_str(&e.message);
+    }
+    // A failed run: the last line of its output says why.
+    if failed_job && let Some(last) = e.output.as_deref().and_then(|o| o.lines().rev().find(|l| !l.trim().is_empty())) {
+        let last: String = last.trim().chars().take(200).collect();
+        text.push_str(&format!(": {last}"));
     }
     if let Some(s) = e.lasted_s {
         text.push_str(&format!(" (after {})", crate::duration::human(chrono::Duration::seconds(s))));

@@ -339,6 +339,63 @@ pub fn all_stats(paths: &Paths, configured: &[String], since: DateTime<Utc>) -> 
         .collect()
 }
 
+/// One job as the summary, the daily report and the page show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Row {
+    pub id: String,
+    pub name: String,
+    pub runs: usize,
+    pub failures: usize,
+    pub running: usize,
+    /// "12 s", or "—" without a finished run.
+    pub p50: String,
+    pub p95: String,
+    /// When the newest run started (UTC, `YYYY-MM-DD HH:MM`), "" if never.
+    pub last_at: String,
+    /// "ok, exit 0 after 12 s", "failed, exit 3 after 2 s", "running", "never finished (the wrapper was killed)".
+    pub last: String,
+    /// `ok`, `fail`, `warn` (running) or `none`: the page's CSS class.
+    pub class: &'static str,
+}
+
+impl Stats {
+    pub fn row(&self) -> Row {
+        let ms = |v: Option<u64>| v.map_or_else(|| "—".to_string(), human_ms);
+        let (last_at, last, class) = match &self.last {
+            None => (String::new(), "never run".to_string(), "none"),
+            Some(l) => {
+                let at = l.started.format("%Y-%m-%d %H:%M").to_string();
+                match l.outcome.as_str() {
+                    "ok" | "failed" => {
+                        let took = l.duration_ms.map(|d| format!(" after {}", human_ms(d))).unwrap_or_default();
+                        let class = if l.outcome == "ok" { "ok" } else { "fail" };
+                        (at, format!("{}, {}{took}", l.outcome, l.how), class)
+                    }
+                    "running" => (at, "running".to_string(), "warn"),
+                    _ => (at, l.how.clone(), "fail"),
+                }
+            }
+        };
+        Row {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            runs: self.runs,
+            failures: self.failures,
+            running: self.running,
+            p50: ms(self.p50_ms),
+            p95: ms(self.p95_ms),
+            last_at,
+            last,
+            class,
+        }
+    }
+}
+
+/// The names of the configured `[[job]]`s.
+pub fn configured(cfg: &crate::config::Config) -> Vec<String> {
+    cfg.job.iter().map(|j| j.name.clone()).collect()
+}
+
 /// "12 s", "1.2 s", "340 ms": a run's duration for people.
 pub fn human_ms(ms: u64) -> String {
     match ms {

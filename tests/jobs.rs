@@ -509,3 +509,84 @@ fn init_proposes_a_job_for_each_scheduled_launchagent() {
     let ids: Vec<&str> = doc["checks"].as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
     assert!(ids.contains(&"job:com.me.backup") && ids.contains(&"job:com.me.sync"), "{ids:?}");
 }
+
+#[test]
+fn summary_the_daily_report_events_the_page_and_prometheus_show_jobs() {
+    let root = TestRoot::new();
+    let prom_dir = TestRoot::new();
+    let prom = prom_dir.path("ops_atomic.prom");
+    config(
+        &root,
+        &format!(
+            "[export]\nprometheus_textfile = \"{}\"\n[[job]]\nname = \"backup\"\nevery = \"1d\"\n[[job]]\nname = \"never\"\nevery = \"1d\"\n",
+            prom.display()
+        ),
+    );
+    for i in 0..4 {
+        run(&root, "backup", &["sh", "-c", &format!("sleep 0.{i}; echo pass {i}")]).expect_code(0);
+    }
+    run(&root, "backup", &["sh", "-c", "echo 'disk full' >&2; exit 5"]).expect_code(5);
+
+    // summary, text and JSON.
+    let text = ops(&root).args(["summary"]).run();
+    text.expect_code(0);
+    let line = text.stdout.lines().find(|l| l.trim_start().starts_with("backup")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("5 runs, 1 failed; p50 "), "{line}");
+    assert!(line.contains("UTC: failed, exit 5 after"), "{line}");
+    let never = text.stdout.lines().find(|l| l.trim_start().starts_with("never")).unwrap();
+    assert!(never.contains("0 runs") && never.contains("never run"), "{never}");
+    let doc = ops(&root).args(["summary", "--json"]).run().json();
+    let backup = doc["jobs"].as_array().unwrap().iter().find(|j| j["name"] == "backup").unwrap();
+    assert_eq!(backup["runs"], 5);
+    assert_eq!(backup["failures"], 1);
+    assert!(backup["p50_ms"].as_u64().is_some() && backup["p95_ms"].as_u64() >= backup["p50_ms"].as_u64());
+    assert_eq!(backup["last"]["outcome"], "failed");
+    assert_eq!(backup["last"]["exit"], 5);
+
+    // events: the runs in words, a failure with its last line.
+    let ev = ops(&root).args(["events", "--check", "job:backup"]).run();
+    ev.expect_code(0);
+    assert_eq!(ev.stdout.lines().filter(|l| l.contains("backup: job started — sh -c")).count(), 5, "{ev}");
+    assert_eq!(ev.stdout.lines().filter(|l| l.contains("backup: job finished — exit 0 after")).count(), 4, "{ev}");
+    assert!(
+        ev.stdout.lines().any(|l| l.contains("backup: job failed — exit 5 after") && l.ends_with(": disk full")),
+        "{ev}"
+    );
+    let only_ends = ops(&root).args(["events", "--type", "job_end", "--json"]).run();
+    assert_eq!(only_ends.stdout.lines().count(), 5, "{only_ends}");
+
+    // The heartbeat: the job fails, the Prometheus file carries the jobs.
+    ops(&root).args(["heartbeat", "--no-notify"]).run().expect_code(2);
+    let p = std::fs::read_to_string(&prom).unwrap();
+    assert!(p.contains("ops_atomic_job_runs{check=\"job:backup\",name=\"backup\"} 5"), "{p}");
+    assert!(p.contains("ops_atomic_job_failures{check=\"job:backup\",name=\"backup\"} 1"), "{p}");
+    assert!(p.contains("ops_atomic_job_last_success{check=\"job:backup\",name=\"backup\"} 0"), "{p}");
+    assert!(
+        p.contains("ops_atomic_job_duration_seconds{check=\"job:backup\",name=\"backup\",quantile=\"0.95\"}"),
+        "{p}"
+    );
+    assert!(p.contains("ops_atomic_job_runs{check=\"job:never\",name=\"never\"} 0"), "{p}");
+    assert!(
+        p.contains(
+            "ops_atomic_check_status{check=\"job:backup\",name=\"backup\",kind=\"job\",severity=\"critical\"} 2"
+        ),
+        "{p}"
+    );
+
+    // The page: a Jobs table.
+    ops(&root).arg("page").run().expect_code(0);
+    let html = root.read("g/reports/status.html");
+    let row = html.split("<tr class=\"job\" data-check=\"job:backup\"").nth(1).unwrap_or_else(|| panic!("{html}"));
+    let row = row.split("</tr>").next().unwrap();
+    assert!(row.contains("<td class=\"num\" data-label=\"Runs\">5</td>"), "{row}");
+    assert!(row.contains("<span class=\"s-fail\">1</span>"), "{row}");
+    assert!(row.contains("failed, exit 5 after"), "{row}");
+
+    // The daily report: the same numbers.
+    ops(&root).args(["daily", "--no-notify"]).run();
+    let daily = root.latest_report("daily");
+    let jobs = daily.split("### Jobs").nth(1).unwrap_or_else(|| panic!("{daily}"));
+    let line = jobs.lines().find(|l| l.starts_with("| backup |")).unwrap_or_else(|| panic!("{daily}"));
+    assert!(line.starts_with("| backup | 5 | 1 |"), "{line}");
+    assert!(line.contains("failed, exit 5 after"), "{line}");
+}

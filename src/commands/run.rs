@@ -107,10 +107,9 @@ pub fn run(a: &Args) -> Result<u8> {
             warn(&format!("{err}; the run is not recorded"));
         }
     };
-    let mut start = Event::new(started_at, &jobs::id(name), name, jobs::START, format!("started: {command_line}"));
+    let mut start = Event::new(started_at, &jobs::id(name), name, jobs::START, command_line.clone());
     start.run = Some(run_id.clone());
     start.pid = Some(std::process::id());
-    start.command = Some(command_line.clone());
 
     let mut cmd = Command::new(program);
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
