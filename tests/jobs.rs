@@ -91,7 +91,7 @@ fn running_pid(pid: i32) -> bool {
 fn a_job_that_succeeds_is_recorded_and_judged_ok() {
     let root = TestRoot::new();
     config(&root, "[[job]]\nname = \"backup\"\nevery = \"1h\"\n");
-    let r = run(&root, "backup", &["sh", "-c", "echo copied 3 files; echo a warning >&2"]);
+    let r = run(&root, "backup", &["sh", "-c", "echo copied 3 files; sleep 0.2; echo a warning >&2"]);
     r.expect_code(0);
     assert_eq!(r.stdout, "copied 3 files\n", "the caller still gets the output");
     assert_eq!(r.stderr, "a warning\n");
@@ -124,7 +124,11 @@ fn a_job_that_succeeds_is_recorded_and_judged_ok() {
 fn a_failure_passes_its_exit_code_through_and_fails_the_job_quoting_the_tail() {
     let root = TestRoot::new();
     config(&root, "[[job]]\nname = \"sync\"\nevery = \"1h\"\n");
-    let r = run(&root, "sync", &["sh", "-c", "echo starting; echo 'rsync error: some files vanished' >&2; exit 23"]);
+    let r = run(
+        &root,
+        "sync",
+        &["sh", "-c", "echo starting; sleep 0.2; echo 'rsync error: some files vanished' >&2; exit 23"],
+    );
     r.expect_code(23);
     let (status, msg) = judge(&root, "job:sync", &[]);
     assert_eq!(status, "fail");
@@ -178,7 +182,7 @@ fn a_timeout_kills_the_command_and_its_grandchild() {
 #[test]
 fn much_output_reaches_the_caller_and_only_the_last_4_kb_is_kept() {
     let root = TestRoot::new();
-    let r = run(&root, "chatty", &["sh", "-c", "seq 1 200000; yes 'ééé' | head -n 3000 >&2"]);
+    let r = run(&root, "chatty", &["sh", "-c", "seq 1 200000; sleep 0.3; yes 'ééé' | head -n 3000 >&2"]);
     r.expect_code(0);
     let expected: String = (1..=200_000).map(|i| format!("{i}\n")).collect();
     assert_eq!(r.stdout, expected, "the caller got all of it");

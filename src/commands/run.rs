@@ -35,7 +35,8 @@ use crate::exit::Result;
 use crate::jobs;
 use crate::paths::Paths;
 
-/// Between SIGTERM and SIGKILL at the timeout.
+/// Between SIGTERM and SIGKILL at the timeout, at most (less when the
+/// command exits sooner).
 const GRACE: Duration = Duration::from_secs(3);
 
 /// How long the output is still read after the command ended (a process it
@@ -170,11 +171,10 @@ pub fn run(a: &Args) -> Result<u8> {
             timed_out.store(true, Ordering::SeqCst);
             // SAFETY: signals to the command's own process group.
             unsafe { libc::kill(-group, libc::SIGTERM) };
-            let until = Instant::now() + GRACE;
-            // SAFETY: signal 0 asks whether the group still has a member.
-            while Instant::now() < until && unsafe { libc::kill(-group, 0) } == 0 {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            // The grace ends when the command itself has exited (the
+            // sender is dropped once it is reaped): what it left behind in
+            // its group gets SIGKILL then.
+            let _ = ended_rx.recv_timeout(GRACE);
             // SAFETY: as above; whatever is left of the group.
             unsafe { libc::kill(-group, libc::SIGKILL) };
         })
