@@ -57,6 +57,9 @@ pub struct Event {
     /// The pid of the `ops-atomic run` wrapper (`job_start`): gone without a `job_end` = the wrapper was killed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// The pid of a job's command (`job_start`; its process group too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<u32>,
     /// How long a job's run took (`job_end`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
@@ -89,6 +92,7 @@ impl Event {
             slept_s: None,
             run: None,
             pid: None,
+            child: None,
             duration_ms: None,
             timed_out: None,
             signal: None,

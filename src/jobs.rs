@@ -151,6 +151,10 @@ pub struct Run {
     /// Without an end: whether its wrapper is still running (filled by
     /// [`mark_alive`]; a pure judgement takes it as given).
     pub alive: bool,
+    /// The command's pid, and (without an end, its wrapper gone) whether
+    /// it still runs, orphaned.
+    pub child: Option<u32>,
+    pub orphan_alive: bool,
 }
 
 /// The runs in the records, by start, oldest first: a start and the end of
@@ -163,7 +167,15 @@ pub fn runs(records: &[Event]) -> Vec<Run> {
         let Some(id) = e.run.clone() else { continue };
         if e.kind == START {
             at.insert(id.clone(), out.len());
-            out.push(Run { id, started: e.ts, pid: e.pid, end: None, alive: false });
+            out.push(Run {
+                id,
+                started: e.ts,
+                pid: e.pid,
+                end: None,
+                alive: false,
+                child: e.child,
+                orphan_alive: false,
+            });
         } else if e.kind == END {
             let end = End {
                 at: e.ts,
@@ -178,7 +190,15 @@ pub fn runs(records: &[Event]) -> Vec<Run> {
                 None => {
                     let started = e.ts - chrono::Duration::milliseconds(end.duration_ms as i64);
                     at.insert(id.clone(), out.len());
-                    out.push(Run { id, started, pid: e.pid, end: Some(end), alive: false });
+                    out.push(Run {
+                        id,
+                        started,
+                        pid: e.pid,
+                        end: Some(end),
+                        alive: false,
+                        child: None,
+                        orphan_alive: false,
+                    });
                 }
             }
         }
@@ -192,7 +212,9 @@ pub fn runs(records: &[Event]) -> Vec<Run> {
 /// someone else's now).
 pub fn mark_alive(runs: &mut [Run], boot: Option<DateTime<Utc>>) {
     for r in runs.iter_mut().filter(|r| r.end.is_none()) {
-        r.alive = r.pid.is_some_and(pid_alive) && boot.is_none_or(|b| r.started >= b);
+        let this_boot = boot.is_none_or(|b| r.started >= b);
+        r.alive = r.pid.is_some_and(pid_alive) && this_boot;
+        r.orphan_alive = !r.alive && this_boot && r.child.is_some_and(pid_alive);
     }
 }
 
@@ -204,7 +226,24 @@ pub fn pid_alive(pid: u32) -> bool {
     }
     // SAFETY: signal 0 only asks whether the process exists.
     let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let exists = rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    exists && !zombie(pid)
+}
+
+/// A process that has exited and not been reaped yet (an orphan waits for
+/// init to reap it; in a container that may be never): gone for us.
+#[cfg(target_os = "linux")]
+fn zombie(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()).map(|st| st == "Z" || st == "X"))
+        .unwrap_or(false)
+}
+
+/// launchd reaps orphans at once.
+#[cfg(not(target_os = "linux"))]
+fn zombie(_pid: libc::pid_t) -> bool {
+    false
 }
 
 /// The usual name of a signal.

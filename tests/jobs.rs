@@ -219,16 +219,26 @@ fn a_wrapper_killed_with_sigkill_leaves_a_start_the_heartbeat_calls_never_finish
     assert!(msg.starts_with("running since "), "{msg}");
     wrapper.kill().unwrap();
     wrapper.wait().unwrap();
+    // Its command is an orphan in its own group now, still running.
+    let child: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let (status, msg) = judge(&root, "job:killed", &[]);
+    assert_eq!(status, "fail");
+    let orphaned =
+        format!("lost its wrapper (killed); its command still runs (pid {child}) and its end will not be recorded");
+    assert!(msg.starts_with("the run started at ") && msg.ends_with(&orphaned), "{msg}");
+    // SAFETY: the group of the command this test started.
+    unsafe { libc::kill(-child, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running_pid(child) {
+        assert!(Instant::now() < deadline, "the orphan {child} did not die");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let (status, msg) = judge(&root, "job:killed", &[]);
     assert_eq!(status, "fail");
     assert!(
         msg.starts_with("the run started at ") && msg.ends_with("never finished (the wrapper was killed)"),
         "{msg}"
     );
-    // Its command is an orphan in its own group now: the test cleans up.
-    let child: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-    // SAFETY: the group of the command this test started.
-    unsafe { libc::kill(-child, libc::SIGKILL) };
 }
 
 #[test]

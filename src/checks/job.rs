@@ -403,6 +403,11 @@ where
     let last_done = runs.iter().rev().find(|r| r.end.is_some() || !r.alive);
     if let Some(r) = last_done {
         match &r.end {
+            None if r.orphan_alive => problems.push(format!(
+                "the run started at {} lost its wrapper (killed); its command still runs (pid {}) and its end will not be recorded",
+                at(r.started),
+                r.child.unwrap_or(0)
+            )),
             None => {
                 problems.push(format!("the run started at {} never finished (the wrapper was killed)", at(r.started)))
             }

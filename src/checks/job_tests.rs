@@ -32,6 +32,8 @@ fn ok_run(id: &str, started: &str, secs: u64) -> Run {
             tail: "done\n".into(),
         }),
         alive: false,
+        child: None,
+        orphan_alive: false,
     }
 }
 
@@ -44,7 +46,7 @@ fn failed_run(id: &str, started: &str, exit: i32, tail: &str) -> Run {
 }
 
 fn running(id: &str, started: &str, alive: bool) -> Run {
-    Run { id: id.into(), started: utc(started), pid: Some(1), end: None, alive }
+    Run { id: id.into(), started: utc(started), pid: Some(1), end: None, alive, child: Some(2), orphan_alive: false }
 }
 
 const UTC0: FixedOffset = FixedOffset::east_opt(0).unwrap();
@@ -213,6 +215,14 @@ fn timeouts_signals_and_killed_wrappers() {
     let v = j(&s, &[running("1", "2026-12-07T02:30:00Z", false)], "2026-12-01T00:00:00Z", "2026-12-07T09:00:00Z");
     assert_eq!(v.status, CheckStatus::Fail);
     assert_eq!(v.message, "the run started at 02:30 never finished (the wrapper was killed)");
+    let mut orphan = running("1", "2026-12-07T02:30:00Z", false);
+    orphan.orphan_alive = true;
+    let v = j(&s, &[orphan], "2026-12-01T00:00:00Z", "2026-12-07T09:00:00Z");
+    assert_eq!(v.status, CheckStatus::Fail);
+    assert_eq!(
+        v.message,
+        "the run started at 02:30 lost its wrapper (killed); its command still runs (pid 2) and its end will not be recorded"
+    );
     // A later run that succeeded puts it behind.
     let runs = [running("1", "2026-12-07T02:30:00Z", false), ok_run("2", "2026-12-07T03:00:00Z", 5)];
     assert_eq!(j(&s, &runs, "2026-12-01T00:00:00Z", "2026-12-07T09:00:00Z").status, CheckStatus::Ok);

@@ -1182,6 +1182,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn launchd_schedules_become_job_keys() {
+        let keys = |w: Schedule| {
+            let (k, note) = job_keys(&w);
+            (k.into_iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join("; "), note.is_some())
+        };
+        assert_eq!(keys(Schedule::Interval(300)), ("every = \"5m\"; grace = \"5m\"".into(), false));
+        assert_eq!(keys(Schedule::Interval(86_400)), ("every = \"1d\"; grace = \"30m\"".into(), false));
+        assert_eq!(keys(Schedule::Interval(90)), ("every = \"90s\"; grace = \"90s\"".into(), false));
+        let cal = |hour, minute, weekday| Calendar { hour, minute, weekday, ..Default::default() };
+        assert_eq!(
+            keys(Schedule::Calendar(vec![cal(Some(1), Some(5), None)])),
+            ("at = \"01:05\"; days = []; grace = \"30m\"".into(), false)
+        );
+        // Weekday 0 and 7 are Sunday.
+        assert_eq!(
+            keys(Schedule::Calendar(vec![cal(Some(3), Some(0), Some(0)), cal(Some(3), Some(0), Some(7))])).0,
+            "at = \"03:00\"; days = [\"sun\"]; grace = \"30m\""
+        );
+        // No Minute: launchd starts it every minute of that hour, said in a note.
+        assert_eq!(
+            keys(Schedule::Calendar(vec![cal(Some(4), None, None)])),
+            ("at = \"04:00\"; days = []; grace = \"30m\"".into(), true)
+        );
+        // Only a Minute: hourly.
+        assert_eq!(keys(Schedule::Calendar(vec![cal(None, Some(15), None)])).0, "every = \"1h\"; grace = \"30m\"");
+        // A day of the month: watched every 31 days, said in a note.
+        let monthly = Calendar { day: Some(1), hour: Some(2), minute: Some(0), ..Default::default() };
+        assert_eq!(keys(Schedule::Calendar(vec![monthly])), ("every = \"31d\"; grace = \"1d\"".into(), true));
+        // Several times: the first, said in a note.
+        assert!(keys(Schedule::Calendar(vec![cal(Some(1), Some(0), None), cal(Some(13), Some(0), None)])).1);
+    }
+
     /// Every key the code accepts is in the file, live or as an example:
     /// a new config key fails here until its line is added to a block.
     #[test]

@@ -140,6 +140,7 @@ pub fn run(a: &Args) -> Result<u8> {
     };
     let group = child.id() as i32;
     GROUP.store(group, Ordering::SeqCst);
+    start.child = Some(child.id());
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
         // SAFETY: `forward` only touches atomics and calls kill.
         unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
