@@ -1008,6 +1008,13 @@ fn summary(f: &Found, path: &Path, replaced: bool, root: &Path) -> String {
         Ok(_) => writeln!(out, "   ➖ Containers: the Engine answered, nothing is running"),
         Err(_) => writeln!(out, "   ➖ Containers: no Docker, OrbStack, Colima or Podman socket found"),
     };
+    if !a.scheduled.is_empty() {
+        let _ = writeln!(
+            out,
+            "   ✅ Scheduled LaunchAgents: {} listed commented out as [[job]], with their ProgramArguments through `ops-atomic run`",
+            a.scheduled.len()
+        );
+    }
     let ports = proposed_listeners(f).count();
     if ports > 0 {
         let _ = writeln!(out, "   ✅ Listening ports: {} listed commented out as [[tcp]], with their owners", ports);
