@@ -188,7 +188,8 @@ pub fn runs(records: &[Event]) -> Vec<Run> {
             match at.get(&id) {
                 Some(&i) => out[i].end = Some(end),
                 None => {
-                    let started = e.ts - chrono::Duration::milliseconds(end.duration_ms as i64);
+                    let took = chrono::Duration::try_milliseconds(i64::try_from(end.duration_ms).unwrap_or(i64::MAX));
+                    let started = took.and_then(|d| e.ts.checked_sub_signed(d)).unwrap_or(e.ts);
                     at.insert(id.clone(), out.len());
                     out.push(Run {
                         id,
@@ -553,6 +554,17 @@ mod tests {
         let s = stats("b", &rs, DateTime::from_timestamp(0, 0).unwrap());
         assert_eq!((s.runs, s.failures), (2, 2), "a failed run and a dead one");
         assert_eq!(s.last.unwrap().outcome, "never finished");
+    }
+
+    #[test]
+    fn records_with_absurd_numbers_do_not_panic() {
+        let mut end = ev(END, "lone", 20);
+        end.duration_ms = Some(u64::MAX);
+        let rs = runs(&[end]);
+        assert_eq!(rs.len(), 1);
+        assert_eq!(rs[0].started, rs[0].end.as_ref().unwrap().at);
+        let s = stats("b", &rs, DateTime::from_timestamp(0, 0).unwrap());
+        assert_eq!(s.runs, 1);
     }
 
     #[test]

@@ -250,8 +250,10 @@ impl Memo {
                 {
                     m.asleep.push((seen, boot)); // off: no job ran, none was expected
                 }
+                // More sleep than a clock can say (a bogus stand-in): since the previous run.
+                let from = chrono::Duration::try_seconds(w.slept_s).and_then(|d| now.checked_sub_signed(d));
                 if w.slept_s > 0 {
-                    m.asleep.push((now - chrono::Duration::seconds(w.slept_s), now));
+                    m.asleep.push((from.or(self.seen).unwrap_or(now), now));
                 }
             }
             m.slept_since_boot_s = Some(c.slept_since_boot_s);

@@ -276,5 +276,8 @@ fn the_memo_keeps_sleeps_and_first_seen() {
     // Sleeps older than 8 days go.
     let m = m.next(t1 + chrono::Duration::days(9), Some(&c(100.0 + 7.0 * 3600.0)));
     assert!(m.asleep.is_empty());
+    // A stand-in sleep no clock could measure: asleep since the previous run.
+    let m = m.next(t1 + chrono::Duration::days(10), Some(&c(1e300)));
+    assert_eq!(m.asleep, vec![(t1 + chrono::Duration::days(9), t1 + chrono::Duration::days(10))]);
     let _ = Utc.timestamp_opt(0, 0);
 }
