@@ -604,3 +604,17 @@ fn summary_the_daily_report_events_the_page_and_prometheus_show_jobs() {
     assert!(line.starts_with("| backup | 5 | 1 |"), "{line}");
     assert!(line.contains("failed, exit 5 after"), "{line}");
 }
+
+#[test]
+fn a_symlink_planted_at_a_job_file_is_refused_and_the_command_still_runs() {
+    let root = TestRoot::new();
+    let victim = TestRoot::new();
+    let target = victim.write("victim.txt", "untouched\n");
+    std::fs::create_dir_all(root.path("g/state/jobs")).unwrap();
+    std::os::unix::fs::symlink(&target, root.path("g/state/jobs/planted.jsonl")).unwrap();
+    let r = run(&root, "planted", &["sh", "-c", "echo still ran"]);
+    r.expect_code(0);
+    assert_eq!(r.stdout, "still ran\n");
+    assert!(r.stderr.contains("the run is not recorded"), "{r}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
+}
