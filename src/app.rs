@@ -31,6 +31,16 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Completions { shell } => return crate::commands::shell::completions(*shell),
         Command::Man => return crate::commands::shell::man(),
         Command::Init(args) => return init(&cli, args),
+        // A job runs even when the config is broken (it says so on stderr).
+        Command::Run(a) => {
+            return crate::commands::run::run(&crate::commands::run::Args {
+                root: cli.root.as_deref(),
+                config: cli.config.as_deref(),
+                name: &a.name,
+                timeout: a.timeout,
+                command: &a.command,
+            });
+        }
         Command::Fleet { what } => return crate::commands::fleet::run(&Paths::resolve(cli.root.as_deref())?, *what),
         _ => {}
     }
@@ -72,7 +82,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Status(args) => crate::launchd::status::run(&ctx.paths, &ctx.loaded, None, &args),
         Command::Plist { agent } => crate::launchd::agents::print_plist(&ctx.paths, &ctx.loaded, agent),
         Command::Summary(a) => {
-            crate::commands::summary::run(&ctx.paths, ctx.loaded.config.launchd.interval_s, a.since, a.json)
+            let jobs = crate::jobs::configured(&ctx.loaded.config);
+            crate::commands::summary::run(&ctx.paths, ctx.loaded.config.launchd.interval_s, &jobs, a.since, a.json)
         }
         Command::Page(a) => {
             crate::commands::page::run(&ctx.paths, &ctx.loaded.config, a.since, a.output.as_deref(), a.open)
@@ -80,7 +91,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Config { action } => config_command(&ctx, action),
         Command::Events(args) => crate::commands::events::run(&ctx.paths, &ctx.loaded.config, &args),
         Command::Silence(args) => crate::commands::silence::run(&ctx.paths, &ctx.loaded.config, &args),
-        Command::Init(_) | Command::Completions { .. } | Command::Man | Command::Fleet { .. } | Command::Menubar(_) => {
+        Command::Init(_)
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Fleet { .. }
+        | Command::Menubar(_)
+        | Command::Run(_) => {
             unreachable!("dispatched above")
         }
         Command::Notify { action: NotifyAction::Test { channel, json } } => {

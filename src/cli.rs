@@ -67,6 +67,8 @@ pub enum Command {
     },
     /// Print the menu-bar plugin output (SwiftBar, xbar) or a Raycast status line, from the state
     Menubar(MenubarArgs),
+    /// Run a command as a job: pass its exit code through, record its start, end and output tail (SPEC §20)
+    Run(JobRunArgs),
     /// Print the shipped Prometheus rules, Alertmanager config or Grafana dashboard for a team of Macs
     Fleet {
         #[arg(value_enum)]
@@ -83,6 +85,22 @@ pub enum FleetFile {
     Alertmanager,
     /// A Grafana dashboard (JSON, to import)
     Dashboard,
+}
+
+/// `run NAME [--timeout DUR] -- COMMAND [ARGS...]`.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit code: the command's; 128+N when signal N ended it; 124 when --timeout killed it; \
+127 command not found; 126 could not be executed; 3 bad arguments.")]
+pub struct JobRunArgs {
+    /// The job's name, as in the [[job]] that watches it (check id job:<NAME>)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Kill the command and everything it started after DUR (SIGTERM, then SIGKILL 3 s later): 90s, 15m, 2h
+    #[arg(long, value_name = "DUR", value_parser = crate::duration::parse)]
+    pub timeout: Option<chrono::Duration>,
+    /// The command and its arguments, after `--` (no shell)
+    #[arg(last = true, required = true, value_name = "COMMAND", value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub use crate::checks::container::Container;
 pub use crate::checks::disk::Disk;
 pub use crate::checks::file::FileWatch;
 pub use crate::checks::http::Api;
+pub use crate::checks::job::Job;
 pub use crate::checks::launchagent::LaunchAgents;
 pub use crate::checks::postgres::Database;
 pub use crate::checks::process::Process;
@@ -63,6 +64,8 @@ pub struct Config {
     pub redis_value: Vec<RedisValue>,
     /// Docker/Podman containers or compose projects; none by default.
     pub container: Vec<Container>,
+    /// Scheduled jobs run through `ops-atomic run`; none by default (SPEC §20).
+    pub job: Vec<Job>,
     /// ops-atomic watching itself (`self` is a Rust keyword, hence the field name).
     #[serde(rename = "self")]
     pub self_watch: SelfWatch,
@@ -736,6 +739,7 @@ impl Config {
         all.extend(self.sql.iter().enumerate().map(|(i, c)| (format!("sql[{i}]"), c as &dyn Check)));
         all.extend(self.redis_value.iter().enumerate().map(|(i, c)| (format!("redis_value[{i}]"), c as &dyn Check)));
         all.extend(self.container.iter().enumerate().map(|(i, c)| (format!("container[{i}]"), c as &dyn Check)));
+        all.extend(self.job.iter().enumerate().map(|(i, c)| (format!("job[{i}]"), c as &dyn Check)));
         all.push(("self".into(), &self.self_watch));
         all
     }
@@ -753,6 +757,7 @@ impl Config {
         all.extend(self.sql.iter_mut().map(|c| c as &mut dyn Check));
         all.extend(self.redis_value.iter_mut().map(|c| c as &mut dyn Check));
         all.extend(self.container.iter_mut().map(|c| c as &mut dyn Check));
+        all.extend(self.job.iter_mut().map(|c| c as &mut dyn Check));
         all.push(&mut self.self_watch);
         all
     }
@@ -860,6 +865,9 @@ command = ["DBSIZE"]
 [[container]]
 name = "k"
 container = "db"
+[[job]]
+name = "j"
+every = "1h"
 "#,
         )
         .unwrap();
@@ -880,6 +888,7 @@ container = "db"
             "sql",
             "redis_value",
             "container",
+            "job",
             "self",
         ] {
             assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");

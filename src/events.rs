@@ -51,6 +51,24 @@ pub struct Event {
     /// How long the machine slept before this run (`awake`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slept_s: Option<i64>,
+    /// The run id of a `job_start` / `job_end` (SPEC §20): runs of one job at once are told apart by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// The pid of the `ops-atomic run` wrapper (`job_start`): gone without a `job_end` = the wrapper was killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The pid of a job's command (`job_start`; its process group too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<u32>,
+    /// How long a job's run took (`job_end`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// A job's run killed at its `--timeout` (`job_end`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<bool>,
+    /// The signal that ended a job's command (`job_end`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
 }
 
 impl Event {
@@ -72,6 +90,12 @@ impl Event {
             output: None,
             caused_by: None,
             slept_s: None,
+            run: None,
+            pid: None,
+            child: None,
+            duration_ms: None,
+            timed_out: None,
+            signal: None,
         }
     }
 }
@@ -89,7 +113,7 @@ pub fn append(paths: &Paths, events: &[Event]) -> Result<()> {
         }
         text.push_str(&crate::secret::scrub(&line));
     }
-    crate::paths::append_line(&paths.events_file(), "the event log", &text)
+    crate::paths::append_line_locked(&paths.events_file(), "the event log", &text)
 }
 
 /// Every event that parses, oldest first (in the log's order), from `since`
@@ -421,6 +445,10 @@ pub fn compact(
         rot_tmp = Some(tmp);
     }
     let mut io_error: Option<std::io::Error> = None;
+    // `ops-atomic run` appends without the state lock (a job must not wait
+    // for a heartbeat): this lock holds its line back until the rewritten log
+    // is in place, and it then appends to the new file.
+    let _appends_held = crate::paths::hold_append_lock(&path);
     let written = crate::paths::write_atomic_with(&path, |out| {
         use std::io::Write;
         let put = |w: &mut dyn Write, line: &[u8], err: &mut Option<std::io::Error>| {
@@ -548,10 +576,22 @@ pub fn line(e: &Event) -> String {
     if let (Some(ch), Some(kind)) = (&e.channel, &e.notification) {
         what = format!("notified {ch} ({kind})");
     }
+    let failed_job = e.kind == "job_end" && (e.exit != Some(0) || e.timed_out == Some(true) || e.signal.is_some());
+    match e.kind.as_str() {
+        "job_start" => what = "job started".into(),
+        "job_end" if failed_job => what = "job failed".into(),
+        "job_end" => what = "job finished".into(),
+        _ => {}
+    }
     let mut text = format!("[{when}] {who}: {what}");
     if !e.message.is_empty() {
         text.push_str(" — ");
         text.push_str(&e.message);
+    }
+    // A failed run: the last line of its output says why.
+    if failed_job && let Some(last) = e.output.as_deref().and_then(|o| o.lines().rev().find(|l| !l.trim().is_empty())) {
+        let last: String = last.trim().chars().take(200).collect();
+        text.push_str(&format!(": {last}"));
     }
     if let Some(s) = e.lasted_s {
         text.push_str(&format!(" (after {})", crate::duration::human(chrono::Duration::seconds(s))));

@@ -19,6 +19,7 @@ pub mod export;
 pub mod heartbeat;
 pub mod history;
 pub mod incidents;
+pub mod jobs;
 pub mod jsonl;
 pub mod launchd;
 pub mod log;

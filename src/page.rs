@@ -46,6 +46,8 @@ pub struct Page {
     /// Incidents not listed (older than the newest [`MAX_INCIDENTS`]).
     pub incidents_more: usize,
     pub gaps: Vec<GapRow>,
+    /// The jobs (SPEC §20), their last run in local time.
+    pub jobs: Vec<crate::jobs::Row>,
 }
 
 /// The incidents the page lists; `events` has the rest.
@@ -232,7 +234,8 @@ fn write_from(
     let state = crate::state::peek(paths);
     let interval_s = cfg.launchd.interval_s;
     let slot_s = summary::slot_width(since.num_seconds().max(1), interval_s.max(1));
-    let s = summary::summarise_in(lines, events, now, since, interval_s, slot_s);
+    let mut s = summary::summarise_in(lines, events, now, since, interval_s, slot_s);
+    s.jobs = crate::jobs::all_stats(paths, &crate::jobs::configured(cfg), now - since);
     let idents: Vec<Ident> =
         cfg.checks().into_iter().filter(|(_, c)| c.enabled()).flat_map(|(_, c)| c.idents()).collect();
     let path = match output {
@@ -441,6 +444,17 @@ pub fn build(s: &Summary, f: &Facts) -> Page {
         incidents,
         incidents_more,
         gaps,
+        jobs: s
+            .jobs
+            .iter()
+            .map(|j| {
+                let mut r = j.row();
+                if let Some(l) = &j.last {
+                    r.last_at = time(l.started);
+                }
+                r
+            })
+            .collect(),
     }
 }
 

@@ -132,6 +132,88 @@ pub fn append_line(path: &Path, what: &str, line: &str) -> Result<()> {
         .map_err(|e| fail!("could not append to {what} {}: {}", path.display(), crate::exit::io_reason(&e)))
 }
 
+/// How long [`append_line_locked`] waits for the append lock before it
+/// appends anyway (a job's record matters more than the order of two lines).
+const APPEND_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// [`append_line`] for files that several processes append to at once
+/// without the state lock (`ops-atomic run`: twenty runs of one job at the
+/// same moment) and that one of them may rewrite (the daily compaction, a
+/// job file's trim): an exclusive `flock` on the file itself is held for the
+/// write, and a file replaced while waiting for it is opened again, so no
+/// line goes to a file that was renamed away.
+pub fn append_line_locked(path: &Path, what: &str, line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut text = String::with_capacity(line.len() + 1);
+    text.push_str(line);
+    text.push('\n');
+    let open_err =
+        |e: std::io::Error| fail!("could not open {what} {}: {}", path.display(), crate::exit::io_reason(&e));
+    for _ in 0..8 {
+        let mut f =
+            open_no_follow(path, std::fs::OpenOptions::new().create(true).append(true), FILE_MODE).map_err(open_err)?;
+        let locked = lock_within(&f, APPEND_LOCK_WAIT);
+        if locked && !same_file(&f, path) {
+            continue;
+        }
+        return f
+            .write_all(text.as_bytes())
+            .map_err(|e| fail!("could not append to {what} {}: {}", path.display(), crate::exit::io_reason(&e)));
+    }
+    Err(fail!("could not append to {what} {}: it kept being replaced", path.display()))
+}
+
+/// Holds the lock [`append_line_locked`] takes on `path` until dropped
+/// (none when there is no file yet: nobody can be appending to it).
+pub fn hold_append_lock(path: &Path) -> Option<std::fs::File> {
+    let f = open_no_follow(path, std::fs::OpenOptions::new().read(true), FILE_MODE).ok()?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function owns.
+    (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0).then_some(f)
+}
+
+/// Takes an exclusive `flock` on `f`, trying for at most `wait`.
+fn lock_within(f: &std::fs::File, wait: std::time::Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let until = std::time::Instant::now() + wait;
+    let mut pause = std::time::Duration::from_micros(200);
+    loop {
+        // SAFETY: flock on a descriptor `f` owns.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return true;
+        }
+        if std::time::Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether the open file is still the one at `path` (not renamed away).
+fn same_file(f: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Rewrites a file under the lock [`append_line_locked`] takes: `rewrite`
+/// gets its text and returns the new one (`None`: leave it), written
+/// atomically; appenders waiting meanwhile then append to the new file.
+pub fn rewrite_locked(path: &Path, rewrite: impl FnOnce(&[u8]) -> Option<Vec<u8>>) -> Result<()> {
+    use std::io::Read;
+    let Some(mut held) = hold_append_lock(path) else { return Ok(()) };
+    let mut bytes = Vec::new();
+    held.read_to_end(&mut bytes)
+        .map_err(|e| fail!("could not read {}: {}", path.display(), crate::exit::io_reason(&e)))?;
+    match rewrite(&bytes) {
+        Some(new) => write_atomic(path, &new),
+        None => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` atomically, mode 0600: a temporary file in the
 /// same folder, flushed to disk, then renamed over the old file. A reader
 /// (or a crash) sees the old content or the new, never half of either.

@@ -351,6 +351,9 @@ def main():
         "scale": hb("scale"),
         "baseline": lambda: h.measure(runone, [baseline_sh], env=benv, logfile=os.path.join(logs, "baseline.log")),
         "floor: /bin/true": lambda: h.measure(runone, ["/bin/true"], env=benv),
+        # A job's wrapper (issue 28): the full house's config is read for its secrets.
+        "run /bin/true": lambda: h.measure(runone, [exe, "--root", roots["fullhouse"], "run", "bench", "--",
+                                                    "/bin/true"], env=env["fullhouse"]),
         "floor: fake launchctl list": lambda: h.measure(runone, [lc2, "list"], env=benv),
     }
     if node_script:
@@ -572,6 +575,8 @@ def render(st, abl, before, after, version, node_note, page_note):
         "summary 500 MB": ("wall ≤ 1 s, RSS ≤ 40 MB", lambda s: s["wall_med"] <= 1000 and s["rss_max"] <= 40),
         "menubar": ("wall ≤ 5 ms", lambda s: s["wall_med"] <= 5),
         "scale": ("wall ≤ 80 ms", lambda s: s["wall_med"] <= 80),
+        "run /bin/true": (f"≤ /bin/true + 3 ms (+{st['run /bin/true']['wall_med'] - st['floor: /bin/true']['wall_med']:.1f} ms)",
+                          lambda s: s["wall_med"] <= st["floor: /bin/true"]["wall_med"] + 3),
         "hung": (f"every run ≤ {HUNG_LIMIT_MS} ms (max {st['hung']['wall_max']:.0f} ms)",
                  lambda s: s["wall_max"] <= HUNG_LIMIT_MS),
         "daily": ("wall ≤ 300 ms", lambda s: s["wall_med"] <= 300),
@@ -602,13 +607,15 @@ def render(st, abl, before, after, version, node_note, page_note):
         "summary 500 MB": "10d. `summary --since 7d` behind the 500 MB event log",
         "menubar": "11. `menubar --format swiftbar` over the same week (the state, the last history line)",
         "status": "reference: `status` over the same week",
+        "run /bin/true": "12. `ops-atomic run bench -- /bin/true` (a job's wrapper; the full house's config)",
         "baseline": "baseline: the shell heartbeat (bash + redis-cli, psql, 2× curl, launchctl)",
         "node": "baseline: the seed's Node.js heartbeat (`redis`, `pg`, fetch, in sequence, markdown report)",
         "floor: /bin/true": "reference: spawn `/bin/true`",
         "floor: fake launchctl list": "reference: the fake `launchctl list` (dash)",
     }
     order = ["healthy", "fullhouse", "fullhouse+push", "fullhouse+conditions", "fullhouse+stack", "incident", "incident recovery", "scale", "hung", "daily", "summary", "events",
-             "page", "page 1 MB", "page 100 MB", "page 500 MB", "summary 500 MB", "menubar", "status", "baseline", "node", "floor: /bin/true", "floor: fake launchctl list"]
+             "page", "page 1 MB", "page 100 MB", "page 500 MB", "summary 500 MB", "menubar", "status", "run /bin/true",
+             "baseline", "node", "floor: /bin/true", "floor: fake launchctl list"]
     for key in order:
         if key not in st:
             note = page_note if key == "page" else node_note

@@ -22,6 +22,7 @@ pub mod container;
 pub mod disk;
 pub mod file;
 pub mod http;
+pub mod job;
 pub mod launchagent;
 pub mod launchagent_loop;
 pub mod port_owner;

@@ -48,6 +48,8 @@ pub fn run(paths: &Paths, config_path: &Path, agents_dir: &Path, args: &InitArgs
     }
     let found =
         look(&probe_addr(REDIS_ADDR_ENV, "127.0.0.1:6379"), &probe_addr(PG_ADDR_ENV, "127.0.0.1:5432"), agents_dir);
+    let mut found = found;
+    found.agents.runner = runner(&paths.root);
     let text = render(&found, &Config::default());
     if args.dry_run {
         print!("{text}");
@@ -61,6 +63,16 @@ pub fn run(paths: &Paths, config_path: &Path, agents_dir: &Path, args: &InitArgs
     restrict(config_path)?;
     print!("{}", summary(&found, config_path, exists, &paths.root));
     Ok(0)
+}
+
+/// `[this binary, "--root", root]`: how a LaunchAgent's command goes
+/// through `ops-atomic run` for this root.
+fn runner(root: &Path) -> Vec<String> {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok())
+        .map_or_else(|| "ops-atomic".to_string(), |p| p.display().to_string());
+    vec![exe, "--root".into(), root.display().to_string()]
 }
 
 /// Owner read/write only: the file is where a webhook URL or a password
@@ -105,6 +117,42 @@ pub struct Agents {
     pub labels: Vec<String>,
     /// Why the folder could not be listed (a missing folder included).
     pub unreadable: Option<String>,
+    /// The agents that launchd starts on a schedule (`StartCalendarInterval`
+    /// or `StartInterval`), ops-atomic's own left out: each proposed as a `[[job]]`.
+    pub scheduled: Vec<Scheduled>,
+    /// How a job's command goes through this binary: its absolute path and
+    /// the root (`/…/ops-atomic --root /…`), before `run NAME -- …`.
+    pub runner: Vec<String>,
+}
+
+/// A LaunchAgent run on a schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheduled {
+    pub label: String,
+    /// `ProgramArguments` (or `Program`).
+    pub program: Vec<String>,
+    pub when: Schedule,
+}
+
+/// When launchd starts it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// `StartInterval`, in seconds.
+    Interval(u64),
+    /// `StartCalendarInterval`: one dictionary or several (a missing key is
+    /// a wildcard, as launchd reads it).
+    Calendar(Vec<Calendar>),
+}
+
+/// One `StartCalendarInterval` dictionary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Calendar {
+    pub minute: Option<i64>,
+    pub hour: Option<i64>,
+    /// 0 and 7 are Sunday.
+    pub weekday: Option<i64>,
+    pub day: Option<i64>,
+    pub month: Option<i64>,
 }
 
 impl Agents {
@@ -132,6 +180,113 @@ pub fn look(redis_addr: &str, pg_addr: &str, agents_dir: &Path) -> Found {
         login_user: crate::checks::postgres::login_user(),
         containers: crate::checks::container::running(PROBE_TIMEOUT),
         listeners: crate::checks::port_owner::listeners().unwrap_or_default(),
+    }
+}
+
+/// The schedule and command of a plist launchd starts on a schedule;
+/// `None` for any other, and for ops-atomic's own agents (its heartbeat and
+/// daily run, or a job already wrapped in `ops-atomic run`).
+fn scheduled(path: &Path, label: &str) -> Option<Scheduled> {
+    let v = plist::Value::from_file(path).ok()?;
+    let d = v.as_dictionary()?;
+    let program: Vec<String> = match d.get("ProgramArguments").and_then(|p| p.as_array()) {
+        Some(args) => args.iter().filter_map(|a| a.as_string().map(str::to_string)).collect(),
+        None => vec![d.get("Program")?.as_string()?.to_string()],
+    };
+    if label.ends_with(".ops_atomic_monitor")
+        || label.ends_with(".ops_atomic_daily")
+        || program.first().is_some_and(|p| p.rsplit('/').next() == Some("ops-atomic"))
+    {
+        return None;
+    }
+    let int = |v: &plist::Value| v.as_signed_integer().or_else(|| v.as_unsigned_integer().map(|u| u as i64));
+    let calendar = |c: &plist::Dictionary| Calendar {
+        minute: c.get("Minute").and_then(int),
+        hour: c.get("Hour").and_then(int),
+        weekday: c.get("Weekday").and_then(int),
+        day: c.get("Day").and_then(int),
+        month: c.get("Month").and_then(int),
+    };
+    let when = if let Some(cal) = d.get("StartCalendarInterval") {
+        let entries: Vec<Calendar> = match cal {
+            plist::Value::Dictionary(c) => vec![calendar(c)],
+            plist::Value::Array(a) => a.iter().filter_map(|v| v.as_dictionary()).map(calendar).collect(),
+            _ => return None,
+        };
+        if entries.is_empty() {
+            return None;
+        }
+        Schedule::Calendar(entries)
+    } else {
+        let secs = d.get("StartInterval").and_then(int)?;
+        Schedule::Interval(u64::try_from(secs).ok().filter(|s| *s > 0)?)
+    };
+    Some(Scheduled { label: label.to_string(), program, when })
+}
+
+/// Seconds as a config duration: `"1d"`, `"6h"`, `"15m"`, `"90s"`.
+fn dur_text(secs: u64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/// The `[[job]]` keys for a launchd schedule: `(key, value)` lines, and a
+/// note when launchd's schedule says more than a job's can.
+fn job_keys(when: &Schedule) -> (Vec<(&'static str, toml::Value)>, Option<String>) {
+    let s = |v: String| toml::Value::String(v);
+    match when {
+        Schedule::Interval(secs) => {
+            let grace = (*secs).min(1800);
+            (vec![("every", s(dur_text(*secs))), ("grace", s(dur_text(grace)))], None)
+        }
+        Schedule::Calendar(entries) => {
+            let first = &entries[0];
+            let mut note = None;
+            if first.day.is_some() || first.month.is_some() {
+                note = Some("launchd runs it on a day of the month or year: a [[job]] checks daily or weekly, so this watches it every 31 days".to_string());
+                return (vec![("every", s("31d".into())), ("grace", s("1d".into()))], note);
+            }
+            match (first.hour, first.minute) {
+                (None, m) => {
+                    // Every hour at :MM (or every minute, with no Minute either).
+                    let every = if m.is_some() { "1h" } else { "1m" };
+                    (
+                        vec![("every", s(every.into())), ("grace", s(if m.is_some() { "30m" } else { "1m" }.into()))],
+                        None,
+                    )
+                }
+                (Some(h), m) => {
+                    if m.is_none() {
+                        note = Some(format!(
+                            "launchd's entry has no Minute: it starts it every minute of {h:02}:00–{h:02}:59"
+                        ));
+                    }
+                    let at = format!("{:02}:{:02}", h.clamp(0, 23), m.unwrap_or(0).clamp(0, 59));
+                    let same_time: Vec<&Calendar> =
+                        entries.iter().filter(|c| c.hour == first.hour && c.minute == first.minute).collect();
+                    if same_time.len() < entries.len() {
+                        note = Some("launchd starts it at several times: this watches the first".to_string());
+                    }
+                    let mut days: Vec<String> = Vec::new();
+                    if same_time.iter().all(|c| c.weekday.is_some()) {
+                        for c in same_time {
+                            let name = WEEKDAYS[c.weekday.unwrap_or(0).rem_euclid(7) as usize].to_string();
+                            if !days.contains(&name) {
+                                days.push(name);
+                            }
+                        }
+                    }
+                    let days = toml::Value::Array(days.into_iter().map(toml::Value::String).collect());
+                    (vec![("at", s(at)), ("days", days), ("grace", s("30m".into()))], note)
+                }
+            }
+        }
     }
 }
 
@@ -224,9 +379,13 @@ fn list_agents(dir: &Path) -> Agents {
             .and_then(|v| v.as_dictionary()?.get("Label")?.as_string().map(str::to_string));
         // A control character would break the line it is written on.
         if let Some(label) = label.filter(|l| !l.is_empty() && !l.chars().any(char::is_control)) {
+            if let Some(s) = scheduled(&path, &label) {
+                agents.scheduled.push(s);
+            }
             agents.labels.push(label);
         }
     }
+    agents.scheduled.sort_by(|a, b| a.label.cmp(&b.label));
     agents.labels.sort();
     agents.labels.dedup();
     agents
@@ -252,6 +411,7 @@ pub const SECTIONS: &[fn(&mut Doc, &Found, &Config)] = &[
     sql,
     redis_value,
     container,
+    job,
     self_watch,
     discord,
     notify,
@@ -688,6 +848,50 @@ fn container(d: &mut Doc, f: &Found, _: &Config) {
     }
 }
 
+fn job(d: &mut Doc, f: &Found, _: &Config) {
+    let j = crate::checks::job::Job::default();
+    d.raw("\n");
+    d.comment(
+        "A job run on a schedule, wrapped in `ops-atomic run NAME -- COMMAND…`, which records each run\n\
+         (exit code, duration, the end of its output); none by default. Id job:<name>.",
+    );
+    d.raw("#[[job]]\n");
+    d.example("name", "nightly backup", "the NAME given to `ops-atomic run`");
+    d.example("at", "01:00", "local time HH:MM; or every = \"1h\" (not both)");
+    d.example("every", j.every.clone(), "\"1h\", \"15m\": a run at least this often (time asleep not counted)");
+    d.example("days", vec!["mon", "tue", "wed", "thu", "fri"], "with at; [] = every day");
+    d.example("grace", j.grace.clone(), "how late a run may start before the job fails");
+    d.example("max_duration", "2h", "a run still going after this fails; \"\" = not checked");
+    d.example("min_duration", j.min_duration.clone(), "a run faster than this is a warning; \"\" = not checked");
+    d.example("severity", j.severity, "what a failure counts as");
+    let a = &f.agents;
+    if a.scheduled.is_empty() {
+        return;
+    }
+    d.raw("\n");
+    d.comment(&format!(
+        "LaunchAgents in {} that launchd starts on a schedule; remove the # to watch one,\n\
+         and make its ProgramArguments go through `ops-atomic run` as shown, so its runs are recorded.",
+        a.dir.display()
+    ));
+    for s in &a.scheduled {
+        let (keys, note) = job_keys(&s.when);
+        d.raw("#[[job]]\n");
+        d.example("name", s.label.clone(), "its label");
+        for (k, v) in keys {
+            d.line("#", k, &v.to_string(), "");
+        }
+        if let Some(n) = note {
+            d.comment(&n);
+        }
+        let mut wrapped: Vec<String> = a.runner.clone();
+        wrapped.extend(["run".to_string(), s.label.clone(), "--".to_string()]);
+        wrapped.extend(s.program.iter().cloned());
+        let array = toml::Value::Array(wrapped.into_iter().map(toml::Value::String).collect());
+        d.comment(&format!("ProgramArguments: {array}"));
+    }
+}
+
 /// The cause of a long error, for a one-line comment.
 fn first_sentence(why: &str) -> &str {
     why.split(':').next().unwrap_or(why)
@@ -804,6 +1008,13 @@ fn summary(f: &Found, path: &Path, replaced: bool, root: &Path) -> String {
         Ok(_) => writeln!(out, "   ➖ Containers: the Engine answered, nothing is running"),
         Err(_) => writeln!(out, "   ➖ Containers: no Docker, OrbStack, Colima or Podman socket found"),
     };
+    if !a.scheduled.is_empty() {
+        let _ = writeln!(
+            out,
+            "   ✅ Scheduled LaunchAgents: {} listed commented out as [[job]], with their ProgramArguments through `ops-atomic run`",
+            a.scheduled.len()
+        );
+    }
     let ports = proposed_listeners(f).count();
     if ports > 0 {
         let _ = writeln!(out, "   ✅ Listening ports: {} listed commented out as [[tcp]], with their owners", ports);
@@ -850,6 +1061,22 @@ mod tests {
                 dir: "/Users/me/Library/LaunchAgents".into(),
                 labels: vec!["com.example.sync".into(), "homebrew.mxcl.redis".into(), "with space".into()],
                 unreadable: None,
+                scheduled: vec![
+                    Scheduled {
+                        label: "com.example.backup".into(),
+                        program: vec!["/usr/local/bin/backup.sh".into(), "--all".into()],
+                        when: Schedule::Calendar(vec![
+                            Calendar { hour: Some(2), minute: Some(30), weekday: Some(1), ..Default::default() },
+                            Calendar { hour: Some(2), minute: Some(30), weekday: Some(5), ..Default::default() },
+                        ]),
+                    },
+                    Scheduled {
+                        label: "com.example.sync".into(),
+                        program: vec!["/usr/bin/rsync".into(), "-a".into()],
+                        when: Schedule::Interval(3600),
+                    },
+                ],
+                runner: vec!["/opt/ops-atomic".into(), "--root".into(), "/Users/me/ops".into()],
             },
             login_user: Some("me".into()),
             containers: Ok(crate::checks::container::Running {
@@ -941,6 +1168,58 @@ mod tests {
         assert!(crate::config::validate(&c).is_empty(), "{:?}\n{text}", crate::config::validate(&c));
         assert_eq!(c.api.len(), 1);
         assert_eq!(c.daily.smoke.len(), 1);
+        let jobs: Vec<_> =
+            c.job.iter().map(|j| (j.name.as_str(), j.at.as_str(), j.every.as_str(), j.days.clone())).collect();
+        assert_eq!(
+            jobs,
+            [
+                (
+                    "nightly backup",
+                    "01:00",
+                    "",
+                    vec!["mon".into(), "tue".into(), "wed".into(), "thu".into(), "fri".into()]
+                ),
+                ("com.example.backup", "02:30", "", vec!["mon".to_string(), "fri".into()]),
+                ("com.example.sync", "", "1h", vec![]),
+            ]
+        );
+        assert!(
+            text.contains(r#"# ProgramArguments: ["/opt/ops-atomic", "--root", "/Users/me/ops", "run", "com.example.backup", "--", "/usr/local/bin/backup.sh", "--all"]"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn launchd_schedules_become_job_keys() {
+        let keys = |w: Schedule| {
+            let (k, note) = job_keys(&w);
+            (k.into_iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join("; "), note.is_some())
+        };
+        assert_eq!(keys(Schedule::Interval(300)), ("every = \"5m\"; grace = \"5m\"".into(), false));
+        assert_eq!(keys(Schedule::Interval(86_400)), ("every = \"1d\"; grace = \"30m\"".into(), false));
+        assert_eq!(keys(Schedule::Interval(90)), ("every = \"90s\"; grace = \"90s\"".into(), false));
+        let cal = |hour, minute, weekday| Calendar { hour, minute, weekday, ..Default::default() };
+        assert_eq!(
+            keys(Schedule::Calendar(vec![cal(Some(1), Some(5), None)])),
+            ("at = \"01:05\"; days = []; grace = \"30m\"".into(), false)
+        );
+        // Weekday 0 and 7 are Sunday.
+        assert_eq!(
+            keys(Schedule::Calendar(vec![cal(Some(3), Some(0), Some(0)), cal(Some(3), Some(0), Some(7))])).0,
+            "at = \"03:00\"; days = [\"sun\"]; grace = \"30m\""
+        );
+        // No Minute: launchd starts it every minute of that hour, said in a note.
+        assert_eq!(
+            keys(Schedule::Calendar(vec![cal(Some(4), None, None)])),
+            ("at = \"04:00\"; days = []; grace = \"30m\"".into(), true)
+        );
+        // Only a Minute: hourly.
+        assert_eq!(keys(Schedule::Calendar(vec![cal(None, Some(15), None)])).0, "every = \"1h\"; grace = \"30m\"");
+        // A day of the month: watched every 31 days, said in a note.
+        let monthly = Calendar { day: Some(1), hour: Some(2), minute: Some(0), ..Default::default() };
+        assert_eq!(keys(Schedule::Calendar(vec![monthly])), ("every = \"31d\"; grace = \"1d\"".into(), true));
+        // Several times: the first, said in a note.
+        assert!(keys(Schedule::Calendar(vec![cal(Some(1), Some(0), None), cal(Some(13), Some(0), None)])).1);
     }
 
     /// Every key the code accepts is in the file, live or as an example:
@@ -954,6 +1233,7 @@ mod tests {
         full.daily.smoke.push(crate::config::Smoke::default());
         full.sql.push(crate::config::Sql::default());
         full.redis_value.push(crate::config::RedisValue::default());
+        full.job.push(crate::config::Job::default());
         let full = toml::Table::try_from(&full).unwrap();
         let mut missing = Vec::new();
         missing_keys(&full, &written, "", &mut missing);

@@ -6,6 +6,7 @@ pub mod fleet;
 pub mod init;
 pub mod notify_test;
 pub mod page;
+pub mod run;
 pub mod shell;
 pub mod silence;
 pub mod summary;

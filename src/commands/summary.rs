@@ -16,7 +16,7 @@ use crate::paths::Paths;
 
 /// Summarises the history of the root in `paths` over the last `since`,
 /// for heartbeats every `interval_s`, and prints it (JSON with `json`).
-pub fn run(paths: &Paths, interval_s: u64, since: Duration, json: bool) -> Result<u8> {
+pub fn run(paths: &Paths, interval_s: u64, jobs: &[String], since: Duration, json: bool) -> Result<u8> {
     let now = Utc::now();
     // Both read as streams: the window's lines, and from before it only what
     // an incident still open at its start carries (its `down`, its repairs).
@@ -25,7 +25,8 @@ pub fn run(paths: &Paths, interval_s: u64, since: Duration, json: bool) -> Resul
     for s in [history.skipped.describe("the history"), events.skipped.describe("the event log")].into_iter().flatten() {
         eprintln!("⚠️  {s}");
     }
-    let s = summary::summarise(&history.lines, &events.events, now, since, interval_s);
+    let mut s = summary::summarise(&history.lines, &events.events, now, since, interval_s);
+    s.jobs = crate::jobs::all_stats(paths, jobs, now - since);
     let text = if json {
         serde_json::to_string_pretty(&s).map_err(|e| fail!("could not encode the summary as JSON: {e}"))?
     } else {
@@ -137,6 +138,25 @@ pub fn render(s: &Summary, colour: bool) -> String {
             let _ = write!(row, " — {message}");
         }
         let _ = writeln!(out, "{row}");
+    }
+
+    if !s.jobs.is_empty() {
+        let _ = writeln!(out, "\n{}", paint(Style::Bold, "Jobs"));
+        let width = s.jobs.iter().map(|j| j.name.chars().count()).max().unwrap_or(0);
+        for j in s.jobs.iter().map(crate::jobs::Stats::row) {
+            let failed = plural(j.failures, "failed", "failed");
+            let failed = if j.failures > 0 { paint(Style::Red, &failed) } else { failed };
+            let last =
+                if j.last_at.is_empty() { j.last.clone() } else { format!("last {} UTC: {}", j.last_at, j.last) };
+            let _ = writeln!(
+                out,
+                "  {:width$}  {}, {failed}; p50 {}, p95 {}; {last}",
+                j.name,
+                plural(j.runs, "run", "runs"),
+                j.p50,
+                j.p95
+            );
+        }
     }
 
     if !s.checks.is_empty() {

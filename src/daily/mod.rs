@@ -341,6 +341,7 @@ fn report_phase(ctx: &Setup, day: &mut Day) -> Outcome {
     };
     let window = chrono::Duration::hours(summary::WINDOW_HOURS);
     let mut summary = summary::summarise(&lines, &events, day.now, window, cfg.launchd.interval_s);
+    summary.jobs = crate::jobs::all_stats(ctx.paths, &crate::jobs::configured(cfg), day.now - window);
     if let Some(slept) = slept_since_last_heartbeat(ctx) {
         summary.asleep_until_now(slept);
     }

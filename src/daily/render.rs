@@ -153,6 +153,7 @@ struct HistoryView {
     events: Vec<EventRow>,
     incidents: Vec<IncidentRow>,
     slowest: Vec<summary::Slow>,
+    jobs: Vec<crate::jobs::Row>,
 }
 
 fn history_view(s: &Summary) -> HistoryView {
@@ -202,6 +203,16 @@ fn history_view(s: &Summary) -> HistoryView {
         events: s.events.iter().map(|e| EventRow { at: minute(e.ts), kind: e.kind.clone() }).collect(),
         incidents: s.incidents.iter().map(IncidentRow::of).collect(),
         slowest: s.slowest.clone(),
+        jobs: s
+            .jobs
+            .iter()
+            .map(|j| {
+                let mut r = j.row();
+                r.name = table_cell(&r.name);
+                r.last = table_cell(&r.last);
+                r
+            })
+            .collect(),
     }
 }
 

@@ -91,6 +91,9 @@ pub struct Summary {
     /// Seconds the machine slept in the window (SPEC §15): left out of the
     /// expected heartbeats.
     pub asleep_s: i64,
+    /// The jobs (SPEC §20): runs, failures, durations and the last run, from
+    /// their own records (`crate::jobs`), filled in by whoever has the root.
+    pub jobs: Vec<crate::jobs::Stats>,
 }
 
 /// A stretch without heartbeats: from the last run before it (or the window
@@ -378,6 +381,7 @@ pub fn summarise_in(
         checks,
         incidents,
         asleep_s,
+        jobs: Vec::new(),
     };
     summary.mark_asleep_slots();
     summary

@@ -31,6 +31,8 @@ pub struct Run<'a> {
     pub now: DateTime<Utc>,
     /// The configured channels, so one with nothing pending shows 0.
     pub channels: Vec<String>,
+    /// The jobs over the last 24 hours (SPEC §20).
+    pub jobs: Vec<crate::jobs::Stats>,
 }
 
 /// One export format, written to one file.

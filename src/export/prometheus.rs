@@ -190,8 +190,13 @@ pub fn exposition(run: &Run, rows: &[CheckRow]) -> String {
         pending.add(vec![("channel", channel.to_string())], n as f64);
     }
 
+    let [jruns, jfail, jrunning, jdur, jlast, jok, jlastdur] = job_families(&run.jobs);
+
     let mut out = String::new();
-    for f in [up, status, latency, down, perf, value, cert, overall, last, duration, runs, pending] {
+    for f in [
+        up, status, latency, down, perf, value, cert, overall, last, duration, runs, pending, jruns, jfail, jrunning,
+        jdur, jlast, jok, jlastdur,
+    ] {
         if f.samples.is_empty() {
             continue;
         }
@@ -203,6 +208,53 @@ pub fn exposition(run: &Run, rows: &[CheckRow]) -> String {
         }
     }
     out
+}
+
+/// The jobs' families (SPEC §20), labelled `check` (`job:<name>`) and
+/// `name`, never `job`, which Prometheus gives the scrape job.
+fn job_families(jobs: &[crate::jobs::Stats]) -> [Family; 7] {
+    let mut runs = Family::gauge("ops_atomic_job_runs", "Runs of the job that started in the last 24 hours.");
+    let mut failures = Family::gauge(
+        "ops_atomic_job_failures",
+        "Of those, the runs that failed: exit code not 0, timed out, killed, or never finished.",
+    );
+    let mut running = Family::gauge("ops_atomic_job_running", "Runs of the job going on now.");
+    let mut duration = Family::gauge(
+        "ops_atomic_job_duration_seconds",
+        "Durations of the job's runs in the last 24 hours, p50 and p95.",
+    );
+    let mut last =
+        Family::gauge("ops_atomic_job_last_run_timestamp_seconds", "When the job's newest run started (Unix time).");
+    let mut ok = Family::gauge(
+        "ops_atomic_job_last_success",
+        "Whether the job's newest finished run succeeded: 1 yes, 0 no (absent while it runs).",
+    );
+    let mut last_duration =
+        Family::gauge("ops_atomic_job_last_duration_seconds", "How long the job's newest finished run took.");
+    for j in jobs {
+        let labels = || vec![("check", j.id.clone()), ("name", j.name.clone())];
+        runs.add(labels(), j.runs as f64);
+        failures.add(labels(), j.failures as f64);
+        running.add(labels(), j.running as f64);
+        for (q, v) in [("0.5", j.p50_ms), ("0.95", j.p95_ms)] {
+            if let Some(ms) = v {
+                let mut l = labels();
+                l.push(("quantile", q.to_string()));
+                duration.add(l, ms as f64 / 1000.0);
+            }
+        }
+        if let Some(l) = &j.last {
+            last.add(labels(), l.started.timestamp_millis() as f64 / 1000.0);
+            match l.outcome.as_str() {
+                "running" => {}
+                outcome => ok.add(labels(), if outcome == "ok" { 1.0 } else { 0.0 }),
+            }
+            if let Some(ms) = l.duration_ms {
+                last_duration.add(labels(), ms as f64 / 1000.0);
+            }
+        }
+    }
+    [runs, failures, running, duration, last, ok, last_duration]
 }
 
 /// A label value as the format quotes it: backslash, double quote and line feed escaped.
@@ -278,6 +330,7 @@ mod tests {
             duration_ms: 1234,
             now: now(),
             channels: vec!["discord".into(), "ntfy".into()],
+            jobs: Vec::new(),
         }
     }
 

@@ -221,8 +221,21 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
     // Step 7: the exports (SPEC §11); a failure is a WARN, never the exit code.
     let host = cfg.monitor.host();
     let names = channels.iter().map(|c| c.name().to_string()).collect();
-    let run =
-        crate::export::Run { host: &host, results: &results, state: &st, status, duration_ms, now, channels: names };
+    let jobs = if crate::export::exporters(&cfg.export).is_empty() && cfg.export.pushgateway_url.is_empty() {
+        Vec::new()
+    } else {
+        crate::jobs::all_stats(paths, &crate::jobs::configured(cfg), now - chrono::Duration::hours(24))
+    };
+    let run = crate::export::Run {
+        host: &host,
+        results: &results,
+        state: &st,
+        status,
+        duration_ms,
+        now,
+        channels: names,
+        jobs,
+    };
     for written in crate::export::write_all(&cfg.export, &run) {
         written.map_or_else(|e| log::warn(&e), |ok| log::info(&ok));
     }

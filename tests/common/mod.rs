@@ -53,6 +53,7 @@ pub const TOOL_ENV: &[&str] = &[
     "OPS_ATOMIC_INIT_PG_ADDR",
     "NO_COLOR",
     "OPS_ATOMIC_SLEPT_S",
+    "OPS_ATOMIC_JOB_NOW",
     "OPS_ATOMIC_PAGE_SHARE_MS",
     "OS_LAST_WAKE_TIME",
     "XBARDarkMode",
