@@ -25,9 +25,13 @@ pub const END: &str = "job_end";
 /// The output kept of a run, in bytes (the last ones, at a char boundary).
 pub const TAIL_BYTES: usize = 4096;
 
-/// A job file past this size is cut to its last [`KEEP_LINES`] lines.
-const TRIM_BYTES: u64 = 512 * 1024;
-const KEEP_LINES: usize = 400;
+/// A job file past this size is cut to its last [`KEEP_LINES`] lines (its
+/// last 1,000 runs), and only the newest [`KEEP_OUTPUTS`] ends keep their
+/// output: what is left is about 0.6 MB, so the trim comes back after some
+/// 70 runs with full outputs, and the heartbeat reads little.
+const TRIM_BYTES: u64 = 1024 * 1024;
+const KEEP_LINES: usize = 2000;
+const KEEP_OUTPUTS: usize = 20;
 
 /// The check id of a job: `job:<name>`.
 pub fn id(name: &str) -> String {
@@ -73,9 +77,37 @@ pub fn record(paths: &Paths, name: &str, e: &Event) -> Result<()> {
     let path = file(paths, name);
     crate::paths::append_line_locked(&path, "the job file", &line)?;
     if e.kind == END && std::fs::metadata(&path).is_ok_and(|m| m.len() > TRIM_BYTES) {
-        crate::paths::rewrite_locked(&path, |bytes| Some(last_lines(bytes, KEEP_LINES)))?;
+        crate::paths::rewrite_locked(&path, |bytes| Some(slim(&last_lines(bytes, KEEP_LINES), KEEP_OUTPUTS)))?;
     }
     crate::paths::append_line_locked(&paths.events_file(), "the event log", &line)
+}
+
+/// Drops the `output` of every `job_end` but the newest `keep`; a line
+/// that does not parse, or holds no output, is kept as it is.
+fn slim(bytes: &[u8], keep: usize) -> Vec<u8> {
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let ends: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| memchr::memmem::find(l, END.as_bytes()).is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let slimmed: std::collections::HashSet<usize> = ends[..ends.len().saturating_sub(keep)].iter().copied().collect();
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, l) in lines.iter().enumerate() {
+        let mut line = l.to_vec();
+        if slimmed.contains(&i)
+            && let Ok(serde_json::Value::Object(mut m)) = serde_json::from_slice::<serde_json::Value>(l)
+            && m.get("type").and_then(|t| t.as_str()) == Some(END)
+            && m.remove("output").is_some()
+            && let Ok(v) = serde_json::to_vec(&m)
+        {
+            line = v;
+        }
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+    }
+    out
 }
 
 fn last_lines(bytes: &[u8], keep: usize) -> Vec<u8> {
@@ -523,6 +555,33 @@ fn scrub_word(word: &str, is_value: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trimmed_job_file_keeps_its_last_runs_and_only_the_newest_outputs() {
+        let mut text = String::new();
+        for i in 0..10 {
+            text.push_str(&format!(
+                "{{\"ts\":\"2026-12-0{}T01:00:00Z\",\"type\":\"job_start\",\"run\":\"r{i}\"}}\n",
+                i % 9 + 1
+            ));
+            text.push_str(&format!(
+                "{{\"ts\":\"2026-12-0{}T01:05:00Z\",\"type\":\"job_end\",\"run\":\"r{i}\",\"exit\":{i},\"output\":\"out {i}\"}}\n",
+                i % 9 + 1
+            ));
+        }
+        text.push_str("not json\n");
+        let out = String::from_utf8(slim(&last_lines(text.as_bytes(), 12), 2)).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 12);
+        assert_eq!(lines.last(), Some(&"not json"));
+        let outputs: Vec<&str> = lines.iter().filter(|l| l.contains("\"output\"")).copied().collect();
+        assert_eq!(outputs.len(), 2, "{out}");
+        assert!(outputs[0].contains("out 8") && outputs[1].contains("out 9"), "{out}");
+        // The ends without output keep everything else.
+        assert!(
+            lines.iter().any(|l| l.contains("\"run\":\"r5\"") && l.contains("\"exit\":5") && l.contains("job_end"))
+        );
+    }
 
     fn ev(kind: &str, run: &str, secs: i64) -> Event {
         let mut e = Event::new(DateTime::from_timestamp(secs, 0).unwrap(), "job:b", "b", kind, "");

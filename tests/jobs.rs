@@ -618,3 +618,37 @@ fn a_symlink_planted_at_a_job_file_is_refused_and_the_command_still_runs() {
     assert!(r.stderr.contains("the run is not recorded"), "{r}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
 }
+
+#[test]
+fn a_busy_job_file_stays_small_keeps_its_last_runs_and_the_newest_outputs() {
+    let root = TestRoot::new();
+    config(&root, "[[job]]\nname = \"sync\"\nevery = \"5m\"\n");
+    // Three weeks of a job every 5 minutes, each end with 4 KB of output: 25 MB.
+    let start = Utc::now() - chrono::Duration::days(21);
+    let path = "g/state/jobs/sync.jsonl";
+    let out = "x".repeat(4000);
+    let mut text = String::new();
+    for i in 0..6048 {
+        let t = start + chrono::Duration::minutes(5 * i);
+        let common = format!("\"check\":\"job:sync\",\"name\":\"sync\",\"run\":\"r{i}\",\"pid\":1");
+        text.push_str(&format!("{{\"ts\":\"{}\",\"type\":\"job_start\",{common}}}\n", t.to_rfc3339()));
+        text.push_str(&format!(
+            "{{\"ts\":\"{}\",\"type\":\"job_end\",{common},\"exit\":0,\"duration_ms\":2000,\"output\":\"{out}\"}}\n",
+            (t + chrono::Duration::seconds(2)).to_rfc3339()
+        ));
+    }
+    root.write(path, &text);
+    assert!(root.read(path).len() > 20_000_000);
+    run(&root, "sync", &["sh", "-c", "echo newest output; exit 4"]).expect_code(4);
+    let kept = records(&root, "sync");
+    assert_eq!(kept.len(), 2000, "the last 1,000 runs");
+    assert!(root.read(path).len() < 1_000_000, "{} bytes", root.read(path).len());
+    assert_eq!(kept.iter().filter(|r| r.get("output").is_some()).count(), 20, "only the newest 20 ends keep output");
+    let last = kept.last().unwrap();
+    assert_eq!(last["exit"], 4);
+    assert!(last["output"].as_str().unwrap().contains("newest output"));
+    // What the heartbeat says still quotes the failed run's output.
+    let (status, message) = judge(&root, "job:sync", &[]);
+    assert_eq!(status, "fail");
+    assert!(message.contains("exit 4") && message.contains("newest output"), "{message}");
+}
