@@ -64,9 +64,31 @@ pub fn headers<'a>(errs: &mut Vec<String>, key: &str, headers: impl IntoIterator
 }
 
 /// Header values with a literal (not `${VAR}`) value are secrets; so are
-/// expanded ones.
+/// expanded ones, and so is each part of them a service could echo alone:
+/// the value of every `${VAR}` they use, and the credentials after an
+/// authorization scheme (`Bearer tok` → `tok`, `Basic dXNlcjpw` → `dXNlcjpw`).
 pub fn header_secrets<'a>(headers: impl IntoIterator<Item = &'a String>) -> Vec<String> {
-    headers.into_iter().filter_map(|v| crate::envvars::expand_env(v).ok()).collect()
+    header_secrets_from(headers, &|n| std::env::var(n).ok())
+}
+
+fn header_secrets_from<'a>(
+    headers: impl IntoIterator<Item = &'a String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in headers {
+        let Ok(full) = crate::envvars::expand(v, env) else { continue };
+        out.extend(crate::envvars::names(v).iter().filter_map(|n| env(n)));
+        if let Some((scheme, credentials)) = full.split_once(' ')
+            && !scheme.is_empty()
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !credentials.trim().is_empty()
+        {
+            out.push(credentials.trim().to_string());
+        }
+        out.push(full);
+    }
+    out
 }
 
 /// Redacts every header value that is not purely a `${VAR}` reference.
@@ -133,6 +155,17 @@ pub fn argv(errs: &mut Vec<String>, key: &str, v: &[String], example: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_in_a_header_is_a_secret_alone_too() {
+        let env = |n: &str| (n == "API_TOKEN").then(|| "tok-abc-123".to_string());
+        let headers = ["Bearer ${API_TOKEN}".to_string(), "Basic dXNlcjpwYXNz".to_string(), "plain".to_string()];
+        let s = header_secrets_from(&headers, &env);
+        for want in ["Bearer tok-abc-123", "tok-abc-123", "Basic dXNlcjpwYXNz", "dXNlcjpwYXNz", "plain"] {
+            assert!(s.iter().any(|x| x == want), "{want} not in {s:?}");
+        }
+        assert!(header_secrets_from(&["${MISSING}".to_string()], &env).is_empty());
+    }
 
     #[test]
     fn host_port_forms() {

@@ -535,3 +535,31 @@ fn templates_in_the_root_override_the_built_in_ones() {
     assert!(run.stdout.contains("templates/heartbeat.md.tera is broken"), "{run}");
     assert!(root.latest_report("heartbeat").contains("**Status:** ✅ HEALTHY"));
 }
+
+#[test]
+fn a_header_token_a_service_echoes_alone_is_scrubbed_too() {
+    let root = TestRoot::new();
+    let api = HttpStub::start();
+    // A service that quotes the credentials it was sent (an error page, a debug echo).
+    api.route("/echo", Route::json(200, &serde_json::json!({"status": "tok-echo-4242"})));
+    root.write_config(&format!(
+        r#"
+[redis]
+enabled = false
+[database]
+enabled = false
+[[api]]
+name = "echo"
+url = "{}"
+headers = {{ Authorization = "Bearer ${{ECHO_TOKEN}}" }}
+conditions = ["[BODY].status == UP"]
+"#,
+        api.url("/echo")
+    ));
+    let run = ops(&root).args(["heartbeat", "--json"]).env("ECHO_TOKEN", "tok-echo-4242").run();
+    let echo = run.json()["checks"].as_array().unwrap().iter().find(|c| c["name"] == "echo").cloned().unwrap();
+    assert_eq!(echo["status"], "fail", "{run}");
+    assert!(echo["message"].as_str().unwrap().contains("[BODY].status (***) == UP"), "{echo}");
+    assert!(!run.output().contains("tok-echo-4242"), "{run}");
+    assert!(root.files_containing("tok-echo-4242").is_empty(), "{:?}", root.files_containing("tok-echo-4242"));
+}
