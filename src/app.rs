@@ -45,13 +45,14 @@ pub fn run(cli: Cli) -> Result<u8> {
         _ => {}
     }
     if let Command::Menubar(a) = &cli.command {
+        let format = a.format.unwrap_or_else(crate::menubar::App::from_env);
         // A menu that runs every minute must say what is wrong, not vanish:
         // a broken config falls back to the defaults, and the menu says so.
         return match Ctx::load(&cli) {
-            Ok(ctx) => crate::menubar::run(&ctx.paths, &ctx.loaded, None, a.format),
+            Ok(ctx) => crate::menubar::run(&ctx.paths, &ctx.loaded, None, format),
             Err(e) => {
                 let (paths, loaded) = defaults_standing_in(&cli)?;
-                crate::menubar::run(&paths, &loaded, Some(&e.0), a.format)
+                crate::menubar::run(&paths, &loaded, Some(&e.0), format)
             }
         };
     }

@@ -105,9 +105,9 @@ pub struct JobRunArgs {
 
 #[derive(Debug, Args)]
 pub struct MenubarArgs {
-    /// The app that reads it
-    #[arg(long, value_enum, default_value = "swiftbar")]
-    pub format: crate::menubar::App,
+    /// The app that reads it [default: xbar when xbar runs it (XBARDarkMode is set), else swiftbar]
+    #[arg(long, value_enum)]
+    pub format: Option<crate::menubar::App>,
 }
 
 /// Where `enable menubar` / `disable menubar` put the plugin.

@@ -548,6 +548,13 @@ fn xbar_gets_one_colour_for_its_mode_and_swiftbar_gets_pairs_and_symbols() {
     let live = listener();
     config(&root, &live, "db", "");
     ops(&root).arg("heartbeat").run().expect_code(2);
+    // Run by xbar without --format: xbar's dialect, which xbar's parser accepts.
+    let run = ops(&root).arg("menubar").env("XBARDarkMode", "false").run();
+    run.expect_code(0);
+    parse(&run.stdout, App::Xbar).unwrap_or_else(|e| panic!("xbar would refuse it: {e}\n{}", run.stdout));
+    assert!(!run.stdout.contains("sfimage="), "{run}");
+    let run = ops(&root).arg("menubar").env("SWIFTBAR", "1").run();
+    assert!(run.stdout.contains("sfimage="), "SwiftBar's own: {run}");
     let light = menubar(&root, App::Xbar, &[]);
     let dark = menubar(&root, App::Xbar, &[("XBARDarkMode", "true")]);
     assert_eq!(light.title[0].params["color"], "#b3261e");

@@ -50,6 +50,15 @@ impl App {
             App::Raycast => "raycast",
         }
     }
+    /// The app running this, from what it sets for its plugins: xbar sets
+    /// `XBARDarkMode`, SwiftBar `SWIFTBAR`; SwiftBar when neither says.
+    pub fn from_env() -> App {
+        if std::env::var_os("SWIFTBAR").is_none() && std::env::var_os("XBARDarkMode").is_some() {
+            App::Xbar
+        } else {
+            App::Swiftbar
+        }
+    }
     pub fn title(self) -> &'static str {
         match self {
             App::Swiftbar => "SwiftBar",
