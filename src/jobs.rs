@@ -246,9 +246,60 @@ pub fn runs(records: &[Event]) -> Vec<Run> {
 pub fn mark_alive(runs: &mut [Run], boot: Option<DateTime<Utc>>) {
     for r in runs.iter_mut().filter(|r| r.end.is_none()) {
         let this_boot = boot.is_none_or(|b| r.started >= b);
-        r.alive = r.pid.is_some_and(pid_alive) && this_boot;
-        r.orphan_alive = !r.alive && this_boot && r.child.is_some_and(pid_alive);
+        let ours = |pid: u32| pid_alive(pid) && started_by(pid, r.started);
+        r.alive = r.pid.is_some_and(ours) && this_boot;
+        r.orphan_alive = !r.alive && this_boot && r.child.is_some_and(ours);
     }
+}
+
+/// How far a process's start time may lag the record written after it
+/// started (the kernel's boot time is whole seconds).
+const STARTED_SLACK_S: i64 = 2;
+
+/// Whether the process now holding `pid` may be the one a run recorded at
+/// `recorded`: it started before the record was written. A process that
+/// started later has only been given the pid again. When the start time
+/// cannot be read, the pid is taken as the run's.
+fn started_by(pid: u32, recorded: DateTime<Utc>) -> bool {
+    process_started(pid).is_none_or(|t| t <= recorded + chrono::Duration::seconds(STARTED_SLACK_S))
+}
+
+/// When the process `pid` started: `/proc/<pid>/stat`'s start time (clock
+/// ticks after boot) on Linux.
+#[cfg(target_os = "linux")]
+pub fn process_started(pid: u32) -> Option<DateTime<Utc>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command's closing parenthesis: state is field 3, starttime field 22.
+    let ticks: i64 = stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()?;
+    // SAFETY: sysconf reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        return None;
+    }
+    let boot = crate::sleep::measure()?.boot_time?;
+    boot.checked_add_signed(chrono::Duration::milliseconds(ticks.checked_mul(1000)? / hz))
+}
+
+/// When the process `pid` started: `proc_pidinfo(PROC_PIDTBSDINFO)` on macOS.
+#[cfg(target_os = "macos")]
+pub fn process_started(pid: u32) -> Option<DateTime<Utc>> {
+    let pid = libc::c_int::try_from(pid).ok()?;
+    // SAFETY: a zeroed proc_bsdinfo is a valid value of this plain C struct.
+    let mut info: libc::proc_bsdinfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::proc_bsdinfo>() as libc::c_int;
+    // SAFETY: proc_pidinfo writes at most `size` bytes into `info`.
+    let n = unsafe {
+        libc::proc_pidinfo(pid, libc::PROC_PIDTBSDINFO, 0, (&mut info as *mut libc::proc_bsdinfo).cast(), size)
+    };
+    if n != size {
+        return None;
+    }
+    DateTime::from_timestamp(i64::try_from(info.pbi_start_tvsec).ok()?, 0)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+pub fn process_started(_pid: u32) -> Option<DateTime<Utc>> {
+    None
 }
 
 /// Whether a process with this pid exists (ours to signal or not).
@@ -555,6 +606,16 @@ fn scrub_word(word: &str, is_value: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_start_time_is_read_and_a_later_process_is_not_the_run_s() {
+        let me = std::process::id();
+        let started = process_started(me).expect("this process's start time");
+        assert!(started <= Utc::now(), "{started}");
+        assert!(started_by(me, Utc::now()));
+        // Recorded an hour before this process started: its pid was someone else's then.
+        assert!(!started_by(me, started - chrono::Duration::hours(1)));
+    }
 
     #[test]
     fn a_trimmed_job_file_keeps_its_last_runs_and_only_the_newest_outputs() {

@@ -652,3 +652,21 @@ fn a_busy_job_file_stays_small_keeps_its_last_runs_and_the_newest_outputs() {
     assert_eq!(status, "fail");
     assert!(message.contains("exit 4") && message.contains("newest output"), "{message}");
 }
+
+#[test]
+fn a_pid_given_again_to_another_process_is_not_the_run_still_going() {
+    let root = TestRoot::new();
+    config(&root, "[[job]]\nname = \"reused\"\nevery = \"1h\"\n");
+    // A process started now holds the pid a run recorded for its wrapper and its command an hour ago.
+    let mut other = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = other.id();
+    let started = Utc::now() - chrono::Duration::hours(1);
+    let start = json!({"ts": started.to_rfc3339(), "check": "job:reused", "name": "reused", "type": "job_start",
+        "run": "r1", "pid": pid, "child": pid});
+    root.write("g/state/jobs/reused.jsonl", &format!("{start}\n"));
+    let (status, msg) = judge(&root, "job:reused", &[]);
+    other.kill().unwrap();
+    other.wait().unwrap();
+    assert_eq!(status, "fail");
+    assert!(msg.ends_with("never finished (the wrapper was killed)"), "not still running: {msg}");
+}
