@@ -509,3 +509,55 @@ fn a_full_disk_fails_the_run_clearly_and_leaves_every_file_whole() {
     let state: serde_json::Value = serde_json::from_str(&root.read(STATE)).unwrap();
     assert_eq!(state["runs"], 2, "{state}");
 }
+
+#[test]
+fn an_alert_decided_on_a_full_disk_is_sent_directly_not_lost() {
+    let root = TestRoot::new();
+    let sink = WebhookSink::start();
+    let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = |address: String| {
+        root.write_config(&format!(
+            "{QUIET}\n[monitor]\nalert_threshold = 1\nhost_name = \"mac-mini\"\n[discord]\nwebhook_url = \"{}\"\n[[tcp]]\nname = \"db\"\naddress = \"{address}\"\ntimeout_ms = 300\n",
+            sink.url()
+        ))
+    };
+    config(live.local_addr().unwrap().to_string());
+    ops(&root).arg("heartbeat").run().expect_code(0);
+    // As under launchd, the last good run was one interval ago.
+    let saved_ago = |minutes: i64| {
+        let mut st = root.state();
+        st["last_run_at"] = serde_json::json!((chrono::Utc::now() - chrono::Duration::minutes(minutes)).to_rfc3339());
+        root.write_state(&st);
+        root.read(STATE)
+    };
+    let state_before = saved_ago(5);
+
+    // The disk fills, and the database goes away: the alert cannot be queued, so it goes out now.
+    drop(live);
+    config(format!("127.0.0.1:{}", free_port()));
+    let run = ops(&root).arg("heartbeat").file_size_limit(0).run();
+    run.expect_code(3);
+    assert!(run.output().contains("notification(s) sent directly, without the queue"), "{run}");
+    let titles = sink.titles();
+    assert_eq!(titles.len(), 1, "{titles:?}\n{run}");
+    assert!(titles[0].contains("db"), "the alert names the check: {titles:?}");
+    assert_eq!(root.read(STATE), state_before, "the state is the last whole one");
+
+    // The next run, 5 minutes later on the still-full disk, does not send it again (one
+    // direct send per window), unless it is the first run of a new hour of the clock.
+    saved_ago(10);
+    let minute = chrono::Utc::now().format("%M").to_string().parse::<u32>().unwrap();
+    let again = ops(&root).arg("heartbeat").file_size_limit(0).run();
+    again.expect_code(3);
+    if (6..=58).contains(&minute) {
+        assert_eq!(sink.titles().len(), 1, "{again}");
+        assert!(again.output().contains("a direct send already went out in this window"), "{again}");
+    }
+
+    // Room again: the queue takes over; the old state never learnt of the send, so the alert goes once more.
+    ops(&root).arg("heartbeat").run().expect_code(2);
+    let after = sink.titles().len();
+    assert!((2..=3).contains(&after), "{:?}", sink.titles());
+    ops(&root).arg("heartbeat").run().expect_code(2);
+    assert_eq!(sink.titles().len(), after, "and then the incident is known: no repeat");
+}

@@ -77,6 +77,9 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
     let channels = cfg.channels();
     let lock = state::lock(paths, state::lock_wait(), "heartbeat")?;
     let mut st = state::load(paths, &lock)?;
+    // When the last run saved its state: a run that cannot save its own
+    // (a full disk) sends directly, rate-limited from this (see `direct_send_due`).
+    let saved_last_run = st.last_run_at;
     for r in results.iter().filter(|r| r.memo.is_some()) {
         st.checks.entry(r.id.clone()).or_default().memo = r.memo.clone();
     }
@@ -163,7 +166,13 @@ fn run_pinging(paths: &Paths, loaded: &Loaded, args: RunArgs, started: Instant, 
     crate::channels::digest::hold_and_fold(&mut st, &channels, &cfg.monitor.quiet_hours, &cfg.monitor.quiet_allow, now);
     // The state is saved, with any repair orders, before anything slow:
     // a run killed meanwhile still counts its orders against the budget.
-    state::save(paths, &lock, &st)?;
+    if let Err(e) = state::save(paths, &lock, &st) {
+        drop(lock);
+        // The queue lives in the state: a message that cannot be queued is
+        // sent now, or it would be lost for as long as the disk is full.
+        send_unsaved(paths, cfg, &channels, args, &mut st, saved_last_run, now, &e.0);
+        return Err(e);
+    }
     drop(lock);
     if !decision.repairs.is_empty() {
         // Repairs run after the state is saved and before delivery (SPEC
@@ -331,6 +340,61 @@ fn retry_after_wake(
 }
 
 /// How long after a wake a failing check is run again.
+/// A run that could not save its state sends its messages directly (there
+/// is no queue to keep them in), when [`direct_send_due`] says so; the
+/// state on disk never learns they were sent, so one may go out again once
+/// there is room.
+#[allow(clippy::too_many_arguments)]
+fn send_unsaved(
+    paths: &Paths,
+    cfg: &Config,
+    channels: &[&dyn crate::channels::Channel],
+    args: RunArgs,
+    st: &mut State,
+    saved_last_run: Option<chrono::DateTime<Utc>>,
+    now: chrono::DateTime<Utc>,
+    why: &str,
+) {
+    let n = st.pending_notifications.iter().filter(|m| !m.held).count();
+    if n == 0 || args.no_notify || channels.is_empty() {
+        return;
+    }
+    if !direct_send_due(saved_last_run, now, cfg.launchd.interval_s, cfg.monitor.realert_minutes) {
+        log::warn(&format!(
+            "{n} notification(s) not sent: the state cannot be saved ({why}), and a direct send already went out in this window"
+        ));
+        return;
+    }
+    let summary = queue::deliver_pending(st, channels, &paths.root, queue::BUDGET, |_, _| {});
+    log::warn(&format!(
+        "The state cannot be saved ({why}): {} of {n} notification(s) sent directly, without the queue; make room, and the queue takes over again",
+        summary.delivered.len()
+    ));
+    for (channel, e) in &summary.errors {
+        log::error(&format!("Direct send to {channel} failed: {e}"));
+    }
+}
+
+/// Whether a run that cannot save its state sends directly: the first such
+/// run (the last saved run is under 1.5 intervals old), then the first run
+/// of each `realert_minutes` window of the clock (60 min when reminders are
+/// off). Decided from the clock and the last saved state alone: nothing
+/// can be written to remember a send. Pure.
+pub fn direct_send_due(
+    saved_last_run: Option<chrono::DateTime<Utc>>,
+    now: chrono::DateTime<Utc>,
+    interval_s: u64,
+    realert_minutes: u32,
+) -> bool {
+    let interval = i64::try_from(interval_s).unwrap_or(i64::MAX / 4).max(1);
+    if saved_last_run.is_some_and(|t| (now - t).num_seconds() < interval * 3 / 2) {
+        return true;
+    }
+    let window = i64::from(if realert_minutes == 0 { 60 } else { realert_minutes }) * 60;
+    let t = now.timestamp();
+    t.div_euclid(window) != (t - interval).div_euclid(window)
+}
+
 const WAKE_RETRY: Duration = Duration::from_secs(5);
 
 fn log_result(r: &CheckResult) {
@@ -374,5 +438,38 @@ fn default_rules(cfg: &Config) -> incidents::Rules {
         success_threshold: cfg.monitor.recovery_threshold,
         notify: true,
         repair: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::direct_send_due;
+    use chrono::{DateTime, Duration, Utc};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_run_that_cannot_save_sends_at_once_then_once_per_window() {
+        // The disk filled after the 10:02 run: the 10:07 run sends at once.
+        let saved = Some(t("2026-12-07T10:02:00Z"));
+        assert!(direct_send_due(saved, t("2026-12-07T10:07:00Z"), 300, 0));
+        // The runs after it do not, until the next hour of the clock begins.
+        let sends: Vec<String> = (2..30)
+            .map(|i| t("2026-12-07T10:02:00Z") + Duration::minutes(5 * i))
+            .filter(|now| direct_send_due(saved, *now, 300, 0))
+            .map(|now| now.format("%H:%M").to_string())
+            .collect();
+        assert_eq!(sends, ["11:02", "12:02"], "one a window, the first run in it");
+        // A 30-minute reminder period is the window.
+        let sends = (2..14)
+            .map(|i| t("2026-12-07T10:02:00Z") + Duration::minutes(5 * i))
+            .filter(|now| direct_send_due(saved, *now, 300, 30))
+            .count();
+        assert_eq!(sends, 2);
+        // Never saved at all: only the windows.
+        assert!(!direct_send_due(None, t("2026-12-07T10:07:00Z"), 300, 0));
+        assert!(direct_send_due(None, t("2026-12-07T10:03:00Z"), 300, 0));
     }
 }
