@@ -46,6 +46,11 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
     if let Command::Menubar(a) = &cli.command {
         let format = a.format.unwrap_or_else(crate::menubar::App::from_env);
+        if a.script {
+            let paths = Paths::resolve(cli.root.as_deref())?;
+            let config = cli.config.as_deref().map(crate::paths::absolute);
+            return crate::menubar::plugin::print(&paths, config.as_deref(), format);
+        }
         // A menu that runs every minute must say what is wrong, not vanish:
         // a broken config falls back to the defaults, and the menu says so.
         return match Ctx::load(&cli) {

@@ -108,6 +108,9 @@ pub struct MenubarArgs {
     /// The app that reads it [default: xbar when xbar runs it (XBARDarkMode is set), else swiftbar]
     #[arg(long, value_enum)]
     pub format: Option<crate::menubar::App>,
+    /// Print the plugin itself instead (for raycast: the script command, its @raycast header first), as `enable menubar` installs it
+    #[arg(long)]
+    pub script: bool,
 }
 
 /// Where `enable menubar` / `disable menubar` put the plugin.

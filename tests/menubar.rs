@@ -769,6 +769,10 @@ fn xbar_and_raycast_install_where_they_are_told_and_a_missing_app_is_explained()
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "inline mode shows one line: {stdout:?}");
     assert!(stdout.contains("✅ 1 checks healthy · last heartbeat"), "{stdout:?}");
+    // `menubar --format raycast --script` prints that same script command.
+    let printed = ops(&root).args(["menubar", "--format", "raycast", "--script"]).run();
+    printed.expect_code(0);
+    assert_eq!(printed.stdout, text, "the script printed is the one installed");
     // Raycast redraws on its own timer: nothing was opened.
     assert_eq!(mac.opened().len(), 1);
     ops(&root)

@@ -77,6 +77,13 @@ pub fn text(app: App, exe: &Path, root: &Path, config: Option<&Path>) -> String 
     }
 }
 
+/// `menubar --script`: the plugin as `enable menubar` would write it, on stdout.
+pub fn print(paths: &Paths, config: Option<&Path>, app: App) -> Result<u8> {
+    let exe = crate::launchd::agent::current_binary()?;
+    say(text(app, &exe, &paths.root, config).trim_end());
+    Ok(0)
+}
+
 /// Whether a plugin file is ops-atomic's (for any root).
 fn ours(text: &str) -> bool {
     text.starts_with("#!/bin/sh\n") && text.lines().any(|l| l.starts_with("exec ") && l.contains(" menubar --format "))
